@@ -1,0 +1,1 @@
+"""Video data: decoding, temporal sampling and spatial transforms."""

