@@ -60,10 +60,15 @@ class MaxPool3dSame(nn.Cell):
 
     def __init__(self, kernel_size, stride):
         super().__init__()
-        self.pool = ops.MaxPool3D(kernel_size=_triple(kernel_size), strides=_triple(stride), pad_mode="same")
+        self.stride = _triple(stride)
+        self.pool = ops.MaxPool3D(kernel_size=_triple(kernel_size), strides=self.stride, pad_mode="same")
 
     def construct(self, x):
-        return self.pool(x)
+        _, c, t, h, w = x.shape
+        # MaxPool3D's shape inference forgets every dimension when the batch is dynamic (MINDIR export with
+        # shape [None, ...]); restating the known TF-SAME output shape keeps T, H, W static for the head.
+        return self.pool(x).reshape(-1, c, tf_same_output_size(t, self.stride[0]),
+                                    tf_same_output_size(h, self.stride[1]), tf_same_output_size(w, self.stride[2]))
 
 
 class ClampedAvgPool3d(nn.Cell):

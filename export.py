@@ -1,0 +1,33 @@
+"""Export a trained (or converted) network to MINDIR, ONNX or AIR, verified against the network.
+
+    python export.py --checkpoint_path pretrained/rgb_imagenet.ckpt --mode rgb --file_format ONNX \
+        --file_name outputs/i3d_rgb --batch_size 1 --sample_duration 64 --spatial_size 224
+"""
+import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
+from config import parse_config
+from src.context import init_context
+from src.deploy import export_model
+from src.deploy.export import check_export_request
+from src.factory import create_model, in_channels_for
+
+
+def main(argv=None):
+    cfg = parse_config(argv, description=__doc__)
+    check_export_request(cfg.file_format, cfg.device_target, cfg.dynamic_batch)
+    init_context(cfg.device_target, cfg.device_id, cfg.context)
+    net = create_model(cfg.model, num_classes=cfg.num_classes, mode=cfg.mode,
+                       dropout_keep_prob=cfg.dropout_keep_prob, checkpoint_path=cfg.checkpoint_path,
+                       cross_modality=cfg.cross_modality)
+    shape = (cfg.batch_size, in_channels_for(cfg.mode), cfg.sample_duration, cfg.spatial_size, cfg.spatial_size)
+    path = export_model(net, cfg.file_name, cfg.file_format, shape, device_target=cfg.device_target,
+                        dynamic_batch=cfg.dynamic_batch, verify=cfg.verify_export)
+    checked = " (verified against the network)" if cfg.verify_export and cfg.file_format != "AIR" else ""
+    print(f"exported {cfg.mode} {cfg.model} for input {shape} to {path}{checked}")
+    return path
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (ValueError, OSError, RuntimeError) as error:
+        raise SystemExit(f"export.py: {error}")

@@ -1,0 +1,2 @@
+"""Deployment helpers: export and verification of exported models."""
+from .export import EXTENSIONS, ExportMismatchError, export_model, run_exported  # noqa: F401

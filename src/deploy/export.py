@@ -1,0 +1,77 @@
+"""Export a network to MINDIR, ONNX or AIR and check the exported file computes what the network computes."""
+import os
+import tempfile
+
+import mindspore as ms
+import numpy as np
+
+from ..context import require_device
+
+EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
+
+
+class ExportMismatchError(RuntimeError):
+    pass
+
+
+def relative_l2(actual, expected):
+    expected = np.asarray(expected, np.float64)
+    return float(np.linalg.norm(np.asarray(actual, np.float64) - expected) / max(np.linalg.norm(expected), 1e-12))
+
+
+def check_export_request(file_format, device_target, dynamic_batch=False):
+    """Refuse what cannot work before any work is done."""
+    if file_format not in EXTENSIONS:
+        raise ValueError(f"file_format must be one of {sorted(EXTENSIONS)}, got '{file_format}'")
+    if file_format == "AIR":
+        if device_target != "Ascend":
+            raise ValueError("AIR export needs an Ascend device (--device_target Ascend); "
+                             "on CPU or GPU export MINDIR or ONNX instead")
+        require_device("Ascend", "AIR export")
+    if dynamic_batch and file_format != "MINDIR":
+        raise ValueError(f"a dynamic batch is only supported for MINDIR; MindSpore's {file_format} export of "
+                         "BatchNorm needs a fixed batch")
+
+
+def run_exported(path, inputs):
+    """Logits of an exported MINDIR (run by MindSpore) or ONNX file (run by onnxruntime) for numpy `inputs`."""
+    if path.endswith(".mindir"):
+        graph = ms.nn.GraphCell(ms.load(path))
+        return graph(ms.Tensor(inputs)).asnumpy()
+    if path.endswith(".onnx"):
+        import onnxruntime
+        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        return session.run(None, {session.get_inputs()[0].name: inputs})[0]
+    raise ValueError(f"{path}: can only run .mindir or .onnx files")
+
+
+def export_model(net, file_name, file_format, input_shape, device_target="CPU", dynamic_batch=False,
+                 verify=True, tolerance=1e-4, seed=0):
+    """Export `net` (in inference mode) for inputs of `input_shape` (N, C, T, H, W); return the file path.
+
+    The file is written under a temporary name and renamed when complete (and, with `verify`, only after the
+    exported file reproduced the network's logits on a random clip within relative L2 `tolerance`).
+    """
+    check_export_request(file_format, device_target, dynamic_batch)
+    net.set_train(False)
+    inputs = np.clip(np.random.default_rng(seed).standard_normal(input_shape), -1, 1).astype(np.float32)
+    extension = EXTENSIONS[file_format]
+    base = file_name[:-len(extension)] if file_name.lower().endswith(extension) else file_name
+    final_path = os.path.abspath(base + extension)
+    directory = os.path.dirname(final_path)
+    os.makedirs(directory, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=directory) as tmp:
+        tmp_base = os.path.join(tmp, os.path.basename(base))
+        example = ms.Tensor(shape=[None, *input_shape[1:]], dtype=ms.float32) if dynamic_batch else ms.Tensor(inputs)
+        ms.export(net, example, file_name=tmp_base, file_format=file_format)
+        tmp_path = tmp_base + extension
+        if not os.path.isfile(tmp_path):
+            raise RuntimeError(f"MindSpore reported no error but wrote no {tmp_path}")
+        if verify and file_format != "AIR":
+            expected = net(ms.Tensor(inputs)).asnumpy()
+            error = relative_l2(run_exported(tmp_path, inputs), expected)
+            if not error <= tolerance:
+                raise ExportMismatchError(f"{final_path}: the exported {file_format} differs from the network "
+                                          f"(relative L2 {error:.2e} > {tolerance:.0e}); nothing was written")
+        os.replace(tmp_path, final_path)
+    return final_path

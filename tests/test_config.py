@@ -1,0 +1,55 @@
+"""The one configuration definition: YAML + command line, booleans, unknown keys, saving."""
+import pytest
+import yaml
+
+from config import OPTIONS, load_yaml, parse_config, save_config
+
+
+def test_defaults_cover_every_option():
+    cfg = parse_config([])
+    assert {k for k in vars(cfg) if k != "config"} == set(OPTIONS)
+    assert cfg.bn_momentum == 0.99 and cfg.verify_export is True
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["--verify_export=False"], False), (["--verify_export", "false"], False), (["--verify_export=0"], False),
+    (["--verify_export"], True), (["--verify_export=True"], True), ([], True)])
+def test_booleans_parse_as_booleans(argv, expected):
+    assert parse_config(argv).verify_export is expected
+
+
+def test_yaml_then_command_line(tmp_path):
+    path = tmp_path / "cfg.yaml"
+    path.write_text("mode: flow\nbatch_size: 4\ndynamic_batch: false\nfile_format: ONNX\n")
+    cfg = parse_config(["--config", str(path), "--batch_size", "2"])
+    assert (cfg.mode, cfg.batch_size, cfg.dynamic_batch, cfg.file_format) == ("flow", 2, False, "ONNX")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("mdoe: flow\n", "unknown option"),
+    ("mode: depth\n", "must be one of"),
+    ("batch_size: many\n", "batch_size"),
+    ("dynamic_batch: perhaps\n", "boolean"),
+    ("- a list\n", "mapping")])
+def test_bad_yaml_is_an_error_naming_the_file(tmp_path, capsys, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(SystemExit) as exit_info:
+        parse_config(["--config", str(path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and message in err
+
+
+def test_unknown_command_line_option_is_an_error(capsys):
+    with pytest.raises(SystemExit):
+        parse_config(["--sink_mdoe", "1"])
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_saved_config_round_trips(tmp_path):
+    cfg = parse_config(["--mode", "flow", "--verify_export=False", "--spatial_size", "112"])
+    path = save_config(cfg, str(tmp_path / "run" / "config.yaml"))
+    assert load_yaml(path) == {k: v for k, v in vars(cfg).items() if k in OPTIONS}
+    assert yaml.safe_load(open(path))["verify_export"] is False
+    assert parse_config(["--config", path]).spatial_size == 112
