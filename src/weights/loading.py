@@ -60,7 +60,11 @@ def load_pretrained(net, path, classifier="logits", first_conv=None, cross_modal
             + (f"  {len(missing)} missing: {'; '.join(missing[:20])}\n" if missing else "")
             + (f"  {len(misshaped)} mis-shaped: {'; '.join(misshaped[:20])}" if misshaped else ""))
     ms.load_param_into_net(net, state, strict_load=False)
-    return sorted(n for n in net_params if n not in state)
+    left = sorted(n for n in net_params if n not in state)
+    absent = [n for n in left if n not in replaced]
+    if absent:
+        logger.warning("%s holds no classifier (%s): it stays randomly initialised", path, ", ".join(absent))
+    return left
 
 
 def freeze_except(net, prefixes):

@@ -1,0 +1,283 @@
+"""Unit tests of the I3D building blocks in src/models/layers.py against direct numpy references.
+
+The references here pad explicitly with tf_same_padding and then compute a VALID convolution / pool by
+looping over output positions, so they check MindSpore's pad_mode='same' against TensorFlow's SAME rule
+(odd padding pixel at the END), not against MindSpore itself.
+"""
+import itertools
+
+import mindspore as ms
+import numpy as np
+import pytest
+
+from src.models.layers import ClampedAvgPool3d, MaxPool3dSame, Unit3D, tf_same_output_size, tf_same_padding
+
+
+# --------------------------------------------------------------------------------------------------------
+# numpy references
+# --------------------------------------------------------------------------------------------------------
+
+def _pad_same(x, kernel, stride, value):
+    """Pad the last three axes of x (N, C, T, H, W) as TensorFlow SAME does, with `value`."""
+    pads = [(0, 0), (0, 0)]
+    for size, k, s in zip(x.shape[2:], kernel, stride):
+        pads.append(tf_same_padding(size, k, s))
+    return np.pad(x, pads, mode="constant", constant_values=value)
+
+
+def _windows(x_padded, kernel, stride, out_sizes):
+    """Yield ((t, h, w), window) for every output position of a VALID sliding window."""
+    kt, kh, kw = kernel
+    st, sh, sw = stride
+    for t, h, w in itertools.product(*(range(n) for n in out_sizes)):
+        yield (t, h, w), x_padded[:, :, t * st:t * st + kt, h * sh:h * sh + kh, w * sw:w * sw + kw]
+
+
+def ref_conv3d_same(x, weight, stride, bias=None):
+    """Direct 3-D cross-correlation with TF SAME zero padding. x (N,C,T,H,W), weight (O,C,kt,kh,kw)."""
+    kernel = weight.shape[2:]
+    out_sizes = [tf_same_output_size(n, s) for n, s in zip(x.shape[2:], stride)]
+    xp = _pad_same(x.astype(np.float64), kernel, stride, 0.0)
+    out = np.zeros((x.shape[0], weight.shape[0], *out_sizes), np.float64)
+    for (t, h, w), win in _windows(xp, kernel, stride, out_sizes):
+        # win (N, C, kt, kh, kw) . weight (O, C, kt, kh, kw) over C, kt, kh, kw -> (N, O)
+        out[:, :, t, h, w] = np.tensordot(win, weight.astype(np.float64), axes=([1, 2, 3, 4], [1, 2, 3, 4]))
+    if bias is not None:
+        out += bias.reshape(1, -1, 1, 1, 1)
+    return out
+
+
+def ref_maxpool3d_same(x, kernel, stride):
+    """Max pool with TF SAME padding; padded cells are -inf so they can never win."""
+    out_sizes = [tf_same_output_size(n, s) for n, s in zip(x.shape[2:], stride)]
+    xp = _pad_same(x, kernel, stride, -np.inf)
+    out = np.empty((x.shape[0], x.shape[1], *out_sizes), x.dtype)
+    for (t, h, w), win in _windows(xp, kernel, stride, out_sizes):
+        out[:, :, t, h, w] = win.max(axis=(2, 3, 4))
+    return out
+
+
+def ref_avgpool3d_valid(x, kernel):
+    """Average pool, stride 1, no padding."""
+    out_sizes = [n - k + 1 for n, k in zip(x.shape[2:], kernel)]
+    out = np.empty((x.shape[0], x.shape[1], *out_sizes), np.float64)
+    for (t, h, w), win in _windows(x.astype(np.float64), kernel, (1, 1, 1), out_sizes):
+        out[:, :, t, h, w] = win.mean(axis=(2, 3, 4))
+    return out
+
+
+def _run(net, x):
+    return net(ms.Tensor(x.astype(np.float32))).asnumpy()
+
+
+# --------------------------------------------------------------------------------------------------------
+# tf_same_padding
+# --------------------------------------------------------------------------------------------------------
+
+# TensorFlow SAME: out = ceil(n / s); total = max((out - 1) * s + k - n, 0); before = total // 2, the
+# remainder after. Each row is worked out by hand in its comment.
+@pytest.mark.parametrize("size, kernel, stride, expected", [
+    (7, 3, 2, (1, 1)),      # out = ceil(7/2) = 4; total = 3*2 + 3 - 7 = 2 -> (1, 1)
+    (8, 3, 2, (0, 1)),      # out = 4; total = 3*2 + 3 - 8 = 1 -> (0, 1): the odd pixel goes after
+    (224, 7, 2, (2, 3)),    # out = 112; total = 111*2 + 7 - 224 = 5 -> (2, 3)
+    (5, 1, 1, (0, 0)),      # out = 5; total = 4*1 + 1 - 5 = 0
+    (4, 2, 2, (0, 0)),      # out = 2; total = 1*2 + 2 - 4 = 0
+    (3, 2, 2, (0, 1)),      # out = 2; total = 1*2 + 2 - 3 = 1 -> (0, 1)
+    (5, 3, 1, (1, 1)),      # out = 5; total = 4*1 + 3 - 5 = 2 -> (1, 1)
+    (6, 3, 1, (1, 1)),      # out = 6; total = 5*1 + 3 - 6 = 2 -> (1, 1)
+    (112, 3, 2, (0, 1)),    # out = 56; total = 55*2 + 3 - 112 = 1 -> (0, 1)  (I3D MaxPool3d_3a at 112)
+    (9, 7, 2, (3, 3)),      # out = 5; total = 4*2 + 7 - 9 = 6 -> (3, 3)
+    (2, 7, 2, (2, 3)),      # out = 1; total = 0*2 + 7 - 2 = 5 -> (2, 3)  (kernel larger than the input)
+    (1, 3, 2, (1, 1)),      # out = 1; total = 0*2 + 3 - 1 = 2 -> (1, 1)
+    (4, 1, 2, (0, 0)),      # out = 2; total = 1*2 + 1 - 4 = -1 -> clamped to 0
+])
+def test_tf_same_padding_hand_values(size, kernel, stride, expected):
+    assert tf_same_padding(size, kernel, stride) == expected
+
+
+@pytest.mark.parametrize("size, stride, expected", [(7, 2, 4), (8, 2, 4), (1, 2, 1), (224, 2, 112), (5, 1, 5)])
+def test_tf_same_output_size(size, stride, expected):
+    assert tf_same_output_size(size, stride) == expected
+
+
+def test_tf_same_padding_yields_ceil_output():
+    """Padded length minus kernel, over stride, plus one is ceil(size / stride) for every small case."""
+    for size in range(1, 20):
+        for kernel in range(1, 8):
+            for stride in range(1, 4):
+                before, after = tf_same_padding(size, kernel, stride)
+                assert 0 <= after - before <= 1
+                padded = size + before + after
+                if padded >= kernel:
+                    assert (padded - kernel) // stride + 1 == -(-size // stride), (size, kernel, stride)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Unit3D convolution
+# --------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spatial", [(5, 6, 7), (4, 8, 6), (3, 5, 5)])
+@pytest.mark.parametrize("stride", [1, 2, (1, 2, 2)])
+def test_unit3d_conv_matches_tf_same_reference(spatial, stride):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 2, *spatial)).astype(np.float32)
+    unit = Unit3D(2, 3, kernel_size=3, stride=stride, use_bn=False, activation=False)
+    weight = rng.standard_normal((3, 2, 3, 3, 3)).astype(np.float32)
+    assert tuple(unit.conv.weight.shape) == weight.shape
+    unit.conv.weight.set_data(ms.Tensor(weight))
+    unit.set_train(False)
+    got = _run(unit, x)
+    strides = stride if isinstance(stride, tuple) else (stride,) * 3
+    expected = ref_conv3d_same(x, weight, strides)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_unit3d_conv_is_not_symmetric_padding():
+    """With an even size and stride 2 TF SAME pads (0, 1); symmetric (1, 1) padding gives another result."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 1, 4, 4, 4)).astype(np.float32)
+    weight = rng.standard_normal((1, 1, 3, 3, 3)).astype(np.float32)
+    unit = Unit3D(1, 1, kernel_size=3, stride=2, use_bn=False, activation=False)
+    unit.conv.weight.set_data(ms.Tensor(weight))
+    got = _run(unit, x)
+    # symmetric padding of 1 on every side of every axis
+    xp = np.pad(x.astype(np.float64), [(0, 0), (0, 0)] + [(1, 1)] * 3)
+    symmetric = np.empty((1, 1, 2, 2, 2))
+    for (t, h, w), win in _windows(xp, (3, 3, 3), (2, 2, 2), (2, 2, 2)):
+        symmetric[:, :, t, h, w] = np.tensordot(win, weight, axes=([1, 2, 3, 4], [1, 2, 3, 4]))
+    assert not np.allclose(got, symmetric, atol=1e-3)
+    np.testing.assert_allclose(got, ref_conv3d_same(x, weight, (2, 2, 2)), rtol=1e-4, atol=1e-4)
+
+
+def test_unit3d_conv_bias_and_relu():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 2, 3, 4, 5)).astype(np.float32)
+    weight = rng.standard_normal((3, 2, 1, 1, 1)).astype(np.float32)
+    bias = np.array([0.5, -0.25, 2.0], np.float32)
+    unit = Unit3D(2, 3, kernel_size=1, use_bn=False, activation=True, use_bias=True)
+    unit.conv.weight.set_data(ms.Tensor(weight))
+    unit.conv.bias.set_data(ms.Tensor(bias))
+    got = _run(unit, x)
+    expected = np.maximum(ref_conv3d_same(x, weight, (1, 1, 1), bias), 0.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert (got == 0).any() and (got > 0).any()
+
+
+def test_unit3d_parameter_names():
+    with_bn = {p.name for p in Unit3D(2, 3, 3).get_parameters()}
+    assert with_bn == {"conv.weight", "bn.gamma", "bn.beta", "bn.moving_mean", "bn.moving_variance"}
+    head = {p.name for p in Unit3D(2, 3, 1, use_bn=False, activation=False, use_bias=True).get_parameters()}
+    assert head == {"conv.weight", "conv.bias"}
+
+
+# --------------------------------------------------------------------------------------------------------
+# MaxPool3dSame
+# --------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spatial", [(5, 7, 6), (4, 8, 8), (3, 5, 9)])
+@pytest.mark.parametrize("kernel, stride", [((3, 3, 3), (2, 2, 2)), ((1, 3, 3), (1, 2, 2)),
+                                            ((3, 3, 3), (1, 1, 1)), ((2, 2, 2), (2, 2, 2))])
+def test_maxpool3d_same_matches_reference_with_negative_inputs(spatial, kernel, stride):
+    rng = np.random.default_rng(3)
+    # strictly negative: a zero-padded pool would return 0 at every border window
+    x = -rng.uniform(0.5, 5.0, size=(2, 3, *spatial)).astype(np.float32)
+    pool = MaxPool3dSame(kernel, stride)
+    got = _run(pool, x)
+    expected = ref_maxpool3d_same(x, kernel, stride)
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+    assert (got < 0).all()
+
+
+# --------------------------------------------------------------------------------------------------------
+# ClampedAvgPool3d
+# --------------------------------------------------------------------------------------------------------
+
+def test_clamped_avgpool_valid_when_map_is_larger_than_kernel():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 4, 9, 8)).astype(np.float32)
+    got = _run(ClampedAvgPool3d((2, 7, 7)), x)
+    expected = ref_avgpool3d_valid(x, (2, 7, 7))
+    assert got.shape == (2, 3, 3, 3, 2)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_clamped_avgpool_is_global_mean_when_map_is_smaller():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 4, 1, 3, 3)).astype(np.float32)
+    got = _run(ClampedAvgPool3d((2, 7, 7)), x)
+    assert got.shape == (2, 4, 1, 1, 1)
+    np.testing.assert_allclose(got[:, :, 0, 0, 0], x.astype(np.float64).mean(axis=(2, 3, 4)),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_clamped_avgpool_clamps_each_axis_separately():
+    """T=3 >= 2 keeps the temporal kernel, H=5 < 7 and W=9 > 7: kernel (2, 5, 7)."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, 2, 3, 5, 9)).astype(np.float32)
+    got = _run(ClampedAvgPool3d((2, 7, 7)), x)
+    expected = ref_avgpool3d_valid(x, (2, 5, 7))
+    assert got.shape == (1, 2, 2, 1, 3)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Unit3D BatchNorm
+# --------------------------------------------------------------------------------------------------------
+
+def _bn_unit(rng, channels=4):
+    unit = Unit3D(2, channels, kernel_size=1, activation=False)
+    weight = rng.standard_normal((channels, 2, 1, 1, 1)).astype(np.float32)
+    unit.conv.weight.set_data(ms.Tensor(weight))
+    return unit, weight
+
+
+def test_unit3d_batchnorm_inference_uses_moving_stats_and_eps_1e_3():
+    rng = np.random.default_rng(7)
+    unit, weight = _bn_unit(rng)
+    gamma = np.array([1.5, 0.5, -2.0, 1.0], np.float32)
+    beta = np.array([0.1, -0.3, 0.0, 2.0], np.float32)
+    mean = np.array([0.2, -1.0, 0.5, 0.0], np.float32)
+    # small variances make eps matter: with var 1e-3, eps 1e-3 halves the variance term vs eps 1e-5
+    var = np.array([1e-3, 0.5, 2.0, 4e-3], np.float32)
+    unit.bn.gamma.set_data(ms.Tensor(gamma))
+    unit.bn.beta.set_data(ms.Tensor(beta))
+    unit.bn.moving_mean.set_data(ms.Tensor(mean))
+    unit.bn.moving_variance.set_data(ms.Tensor(var))
+    unit.set_train(False)
+    x = rng.standard_normal((2, 2, 3, 4, 5)).astype(np.float32)
+    got = _run(unit, x)
+
+    conv = ref_conv3d_same(x, weight, (1, 1, 1))
+    c = (1, -1, 1, 1, 1)
+
+    def bn(eps):
+        return gamma.reshape(c) * (conv - mean.reshape(c)) / np.sqrt(var.reshape(c) + eps) + beta.reshape(c)
+
+    np.testing.assert_allclose(got, bn(1e-3), rtol=1e-4, atol=1e-4)
+    assert not np.allclose(got, bn(1e-5), rtol=1e-3, atol=1e-3)
+    # inference never updates the moving statistics
+    np.testing.assert_array_equal(unit.bn.moving_mean.asnumpy(), mean)
+    np.testing.assert_array_equal(unit.bn.moving_variance.asnumpy(), var)
+
+
+def test_unit3d_batchnorm_training_momentum_convention():
+    rng = np.random.default_rng(8)
+    unit, weight = _bn_unit(rng)
+    old_mean = np.array([1.0, -2.0, 0.5, 3.0], np.float32)
+    unit.bn.moving_mean.set_data(ms.Tensor(old_mean))
+    unit.set_train(True)
+    x = (rng.standard_normal((2, 2, 3, 4, 5)) + 1.5).astype(np.float32)
+    got = _run(unit, x)
+
+    conv = ref_conv3d_same(x, weight, (1, 1, 1))
+    batch_mean = conv.mean(axis=(0, 2, 3, 4))
+    # MindSpore momentum 0.99 keeps 99% of the old statistic (PyTorch's momentum 0.01)
+    np.testing.assert_allclose(unit.bn.moving_mean.asnumpy(), 0.99 * old_mean + 0.01 * batch_mean,
+                               rtol=1e-5, atol=1e-5)
+    # training normalises with the batch statistics (gamma 1, beta 0 at initialisation)
+    batch_var = conv.var(axis=(0, 2, 3, 4))
+    c = (1, -1, 1, 1, 1)
+    expected = (conv - batch_mean.reshape(c)) / np.sqrt(batch_var.reshape(c) + 1e-3)
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3)
