@@ -1,0 +1,72 @@
+"""The on-disk contract shared by the preparation tools and the datasets (the upstream ModelZoo / 3D-ResNets one).
+
+    frames:  <root>/<class>/<video>/image_00001.jpg ...            (1-based, 5 digits)
+    flow:    <root>/<class>/<video>/image_00001x.jpg, image_00001y.jpg  (pair k = frames k and k+1)
+    n_frames <root>/<class>/<video>/n_frames                        (the last index, no newline)
+    json:    {"labels": [...], "database": {video: {"subset": "training"|"validation",
+                                                    "annotations": {"label": ..., "segment": [1, n + 1]}}}}
+
+Flow is stored as two 8-bit grayscale JPEGs per pair: displacement clipped to [-FLOW_BOUND, FLOW_BOUND] pixels,
+value = round((f + FLOW_BOUND) * 255 / (2 * FLOW_BOUND)).
+"""
+import os
+
+import numpy as np
+
+FLOW_BOUND = 20.0
+N_FRAMES_FILE = "n_frames"
+SUBSETS = ("training", "validation")
+
+
+def rgb_frame_name(index):
+    return f"image_{index:05d}.jpg"
+
+
+def flow_frame_names(index):
+    return f"image_{index:05d}x.jpg", f"image_{index:05d}y.jpg"
+
+
+def frame_index(file_name, mode):
+    """The 1-based index of a frame file of `mode` ('rgb' or 'flow'), or None for any other file."""
+    stem, ext = os.path.splitext(file_name)
+    if ext != ".jpg" or not stem.startswith("image_"):
+        return None
+    digits = stem[len("image_"):]
+    if mode == "flow":
+        if not digits.endswith("x"):
+            return None
+        digits = digits[:-1]
+    if len(digits) != 5 or not digits.isdigit():
+        return None
+    return int(digits)
+
+
+def encode_flow(flow):
+    """Float displacement (..., H, W) in pixels -> uint8 with the upstream quantisation."""
+    clipped = np.clip(flow, -FLOW_BOUND, FLOW_BOUND)
+    return np.round((clipped + FLOW_BOUND) * (255.0 / (2 * FLOW_BOUND))).astype(np.uint8)
+
+
+def decode_flow(values):
+    """uint8 -> float displacement in pixels (the inverse of encode_flow up to quantisation)."""
+    return values.astype(np.float32) * (2 * FLOW_BOUND / 255.0) - FLOW_BOUND
+
+
+def read_n_frames(video_dir):
+    path = os.path.join(video_dir, N_FRAMES_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: missing (run src/tools/generate_n_frames.py on the frame tree)")
+    with open(path) as f:
+        text = f.read().strip()
+    if not text.isdigit():
+        raise ValueError(f"{path}: expected a frame count, found '{text[:40]}'")
+    return int(text)
+
+
+def write_n_frames(video_dir, count):
+    path = os.path.join(video_dir, N_FRAMES_FILE)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(int(count)))
+    os.replace(tmp, path)
+    return path
