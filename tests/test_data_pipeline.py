@@ -1,0 +1,339 @@
+"""Temporal sampling, spatial transforms, frame loading and the clip dataset, on small frame trees."""
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from src.data.dataset import VideoClipDataset, load_video_records
+from src.data.frames import check_frame_count, load_flow_frames, load_rgb_frames
+from src.data.layout import flow_frame_names, rgb_frame_name, write_n_frames
+from src.data.spatial import (CenterCrop, Compose, MultiScaleCrop, RandomCrop, RandomHorizontalFlip,
+                              ResizeShortSide, to_model_input)
+from src.data.temporal import TemporalCenterCrop, TemporalEvenCrops, TemporalRandomCrop, loop_pad
+from src.factory import create_dataset, create_transforms
+
+H, W = 36, 44  # frames are small: these tests are about indices and pixels, not speed
+
+
+def _frame(video_seed, t):
+    """Frame t of a video: a smooth pattern unique to (video, t) that JPEG keeps recognisable."""
+    yy, xx = np.mgrid[0:H, 0:W]
+    base = (video_seed * 37 + t * 9) % 200
+    return np.stack([(base + xx * 2) % 256, (base + yy * 3) % 256, np.full((H, W), (t * 25) % 256)],
+                    -1).astype(np.uint8)
+
+
+def make_tree(root, videos, mode="rgb"):
+    """videos: {(class, video_id): n_frames}. Writes frames (lossless-ish PNG-free JPEG q100) and n_frames."""
+    for seed, ((label, video_id), n) in enumerate(sorted(videos.items())):
+        folder = os.path.join(root, label, video_id)
+        os.makedirs(folder)
+        for t in range(1, n + 1):
+            image = _frame(seed, t)
+            if mode == "rgb":
+                cv2.imwrite(os.path.join(folder, rgb_frame_name(t)), image[..., ::-1],
+                            [cv2.IMWRITE_JPEG_QUALITY, 100])
+            else:
+                x_name, y_name = flow_frame_names(t)
+                cv2.imwrite(os.path.join(folder, x_name), image[..., 0], [cv2.IMWRITE_JPEG_QUALITY, 100])
+                cv2.imwrite(os.path.join(folder, y_name), image[..., 1], [cv2.IMWRITE_JPEG_QUALITY, 100])
+        write_n_frames(folder, n)
+
+
+def write_annotation(path, videos, subsets, labels):
+    database = {vid: {"subset": subsets[vid], "annotations": {"label": label, "segment": [1, n + 1]}}
+                for (label, vid), n in videos.items()}
+    with open(path, "w") as f:
+        json.dump({"labels": labels, "database": database}, f)
+    return str(path)
+
+
+VIDEOS = {("brush_hair", "a1"): 20, ("brush_hair", "a2"): 9, ("cartwheel", "b1"): 15, ("cartwheel", "b2"): 30,
+          ("chew", "c1"): 12, ("chew", "c2"): 17}
+SUBSETS = {"a1": "training", "a2": "validation", "b1": "training", "b2": "validation", "c1": "training",
+           "c2": "validation"}
+LABELS = ["brush_hair", "cartwheel", "chew"]
+
+
+@pytest.fixture
+def rgb_tree(tmp_path):
+    make_tree(str(tmp_path / "frames"), VIDEOS)
+    return str(tmp_path / "frames"), write_annotation(tmp_path / "ann.json", VIDEOS, SUBSETS, LABELS)
+
+
+# --- temporal sampling -------------------------------------------------------------------------------------
+
+def test_random_crop_is_a_consecutive_window_inside_the_video():
+    rng = np.random.default_rng(0)
+    starts = set()
+    for _ in range(200):
+        offsets = TemporalRandomCrop(8)(20, rng)
+        assert offsets == list(range(offsets[0], offsets[0] + 8)) and 0 <= offsets[0] <= 12
+        starts.add(offsets[0])
+    assert starts == set(range(13))  # every start is reachable
+
+
+def test_short_video_is_loop_padded():
+    assert TemporalRandomCrop(8)(3, np.random.default_rng(0)) == [0, 1, 2, 0, 1, 2, 0, 1]
+    assert TemporalCenterCrop(5)(2) == [0, 1, 0, 1, 0]
+    assert loop_pad([4, 5], 5) == [4, 5, 4, 5, 4]
+
+
+def test_center_crop_indices():
+    assert TemporalCenterCrop(4)(10) == [3, 4, 5, 6]
+    assert TemporalCenterCrop(4)(11) == [3, 4, 5, 6]  # slack 7: 3 before, 4 after
+    assert TemporalCenterCrop(64)(132)[0] == 34
+
+
+def test_even_crops_span_the_video():
+    sampler = TemporalEvenCrops(4, 3)
+    assert sampler.starts(20) == [0, 8, 16]
+    assert [sampler(20, None, k)[-1] for k in range(3)] == [3, 11, 19]  # the last clip ends on the last frame
+    assert TemporalEvenCrops(4, 1).starts(20) == [TemporalCenterCrop(4)(20)[0]]
+    assert TemporalEvenCrops(8, 3).starts(5) == [0, 0, 0]  # shorter than a clip: all clips loop-pad
+
+
+# --- spatial transforms ------------------------------------------------------------------------------------
+
+def _clip(t=6, h=30, w=40, c=3, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (t, h, w, c), dtype=np.uint8)
+
+
+def test_random_crop_is_the_same_window_for_every_frame():
+    clip = _clip()
+    for seed in range(20):
+        out = RandomCrop(16)(clip, np.random.default_rng(seed))
+        # locate frame 0's window in the original, then every frame must come from the same window
+        found = [(y, x) for y in range(15) for x in range(25) if np.array_equal(clip[0, y:y + 16, x:x + 16], out[0])]
+        assert len(found) == 1
+        y, x = found[0]
+        assert np.array_equal(out, clip[:, y:y + 16, x:x + 16])
+
+
+def test_random_crop_positions_vary_between_clips():
+    clip = _clip()
+    crops = {RandomCrop(16)(clip, np.random.default_rng(s))[0].tobytes() for s in range(30)}
+    assert len(crops) > 10
+
+
+def test_center_crop_position():
+    clip = _clip(h=31, w=40)
+    assert np.array_equal(CenterCrop(16)(clip), clip[:, 7:23, 12:28])
+    with pytest.raises(ValueError, match="cannot crop"):
+        CenterCrop(32)(clip)
+
+
+def test_rgb_flip_mirrors_every_frame_and_keeps_values():
+    clip = _clip()
+    flipped = RandomHorizontalFlip(p=1.0)(clip, np.random.default_rng(0))
+    assert np.array_equal(flipped, clip[:, :, ::-1])
+    assert RandomHorizontalFlip(p=0.0)(clip, np.random.default_rng(0)) is clip
+
+
+def test_flow_flip_negates_x_only():
+    clip = _clip(c=2)
+    flipped = RandomHorizontalFlip(p=1.0, is_flow=True)(clip, np.random.default_rng(0))
+    assert np.array_equal(flipped[..., 0], 255 - clip[:, :, ::-1, 0])
+    assert np.array_equal(flipped[..., 1], clip[:, :, ::-1, 1])
+    # in model units the x displacement changes sign exactly
+    assert np.allclose(to_model_input(flipped)[0], -to_model_input(clip)[0][:, :, ::-1], atol=1e-6)
+
+
+def test_flip_is_drawn_once_per_clip():
+    clip = _clip(t=8)
+    for seed in range(10):
+        out = RandomHorizontalFlip(p=0.5)(clip, np.random.default_rng(seed))
+        assert np.array_equal(out, clip) or np.array_equal(out, clip[:, :, ::-1])
+
+
+def test_multiscale_crop_output_and_consistency():
+    clip = np.repeat(_clip(t=1, h=40, w=60), 4, axis=0)  # identical frames: identical crops if drawn per clip
+    for seed in range(10):
+        out = MultiScaleCrop(24)(clip, np.random.default_rng(seed))
+        assert out.shape == (4, 24, 24, 3)
+        assert all(np.array_equal(out[0], out[t]) for t in range(4))
+
+
+def test_resize_short_side_keeps_aspect():
+    assert ResizeShortSide(20)(_clip(h=30, w=40)).shape == (6, 20, 27, 3)
+    assert ResizeShortSide(20)(_clip(h=40, w=30, c=2)).shape == (6, 27, 20, 2)
+
+
+def test_to_model_input_range_and_layout():
+    clip = np.array([0, 255, 128], np.uint8).reshape(1, 1, 1, 3)
+    out = to_model_input(clip)
+    assert out.shape == (3, 1, 1, 1) and out.dtype == np.float32
+    assert np.allclose(out.ravel(), [-1.0, 1.0, 128 / 127.5 - 1], atol=1e-6)
+
+
+# --- frame loading -----------------------------------------------------------------------------------------
+
+def test_rgb_frames_are_rgb(tmp_path):
+    red = np.zeros((8, 8, 3), np.uint8)
+    red[..., 2] = 255  # BGR on disk
+    for t in (1, 2):
+        cv2.imwrite(str(tmp_path / rgb_frame_name(t)), red)
+    clip = load_rgb_frames(str(tmp_path), [0, 1])
+    assert clip.shape == (2, 8, 8, 3)
+    assert clip[..., 0].min() > 250 and clip[..., 1:].max() < 5
+
+
+def test_flow_frames_stack_x_then_y(tmp_path):
+    make_tree(str(tmp_path), {("c", "v"): 3}, mode="flow")
+    clip = load_flow_frames(str(tmp_path / "c" / "v"), [0, 2])
+    x = cv2.imread(str(tmp_path / "c" / "v" / "image_00003x.jpg"), cv2.IMREAD_GRAYSCALE)
+    y = cv2.imread(str(tmp_path / "c" / "v" / "image_00003y.jpg"), cv2.IMREAD_GRAYSCALE)
+    assert clip.shape == (2, H, W, 2)
+    assert np.array_equal(clip[1, ..., 0], x) and np.array_equal(clip[1, ..., 1], y)
+
+
+def test_missing_frame_is_an_error_naming_the_file(tmp_path):
+    make_tree(str(tmp_path), {("c", "v"): 5})
+    os.remove(tmp_path / "c" / "v" / "image_00003.jpg")
+    with pytest.raises(FileNotFoundError, match="image_00003.jpg"):
+        load_rgb_frames(str(tmp_path / "c" / "v"), [1, 2, 3])
+
+
+def test_missing_flow_y_is_an_error(tmp_path):
+    make_tree(str(tmp_path), {("c", "v"): 4}, mode="flow")
+    os.remove(tmp_path / "c" / "v" / "image_00002y.jpg")
+    with pytest.raises(FileNotFoundError, match="image_00002y.jpg"):
+        load_flow_frames(str(tmp_path / "c" / "v"), [0, 1])
+
+
+def test_n_frames_disagreeing_with_folder(tmp_path):
+    make_tree(str(tmp_path), {("c", "v"): 6})
+    folder = str(tmp_path / "c" / "v")
+    check_frame_count(folder, 6, "rgb")
+    with pytest.raises(ValueError, match="n_frames says 5 .* followed by more"):
+        check_frame_count(folder, 5, "rgb")
+    with pytest.raises(ValueError, match="n_frames says 7 .* missing"):
+        check_frame_count(folder, 7, "rgb")
+
+
+# --- the dataset -------------------------------------------------------------------------------------------
+
+def test_records_labels_and_subsets(rgb_tree):
+    root, ann = rgb_tree
+    records, classes = load_video_records(root, ann, "validation")
+    assert classes == LABELS
+    assert [(r.video_id, r.label, r.n_frames) for r in records] == [("a2", 0, 9), ("b2", 1, 30), ("c2", 2, 17)]
+
+
+def test_evaluation_items(rgb_tree):
+    root, ann = rgb_tree
+    source = VideoClipDataset(root, ann, "validation", "rgb", TemporalEvenCrops(8, 2), CenterCrop(32),
+                              clips_per_video=2)
+    assert len(source) == 6
+    clip, label, video = source[3]
+    assert clip.shape == (3, 8, 32, 32) and clip.dtype == np.float32
+    assert label.dtype == np.int32 and int(label) == 1 and int(video) == 1
+    assert -1.0 <= clip.min() and clip.max() <= 1.0
+    # the second clip of b2 (30 frames) starts at frame 23 (offset 22): compare with the JPEG on disk
+    frame = cv2.imread(os.path.join(root, "cartwheel", "b2", "image_00023.jpg"))[..., ::-1]
+    assert np.allclose(clip[:, 0], to_model_input(frame[None, 2:34, 6:38])[:, 0])
+
+
+def test_training_draws_repeat_with_a_seed_and_differ_without(rgb_tree):
+    root, ann = rgb_tree
+
+    def source(seed):
+        return VideoClipDataset(root, ann, "training", "rgb", TemporalRandomCrop(8),
+                                create_transforms("training", "rgb", 24), seed=seed)
+
+    a, b = source(3), source(3)
+    first = [a[i][0] for i in range(3)]
+    assert all(np.array_equal(x, b[i][0]) for i, x in enumerate(first))
+    again = [a[i][0] for i in range(3)]  # a second epoch draws new crops
+    assert not all(np.array_equal(x, y) for x, y in zip(first, again))
+
+
+def test_dataset_problems_are_listed_together(rgb_tree, tmp_path):
+    root, ann = rgb_tree
+    os.remove(os.path.join(root, "chew", "c2", "n_frames"))
+    data = json.load(open(ann))
+    data["database"]["zz"] = {"subset": "validation", "annotations": {"label": "chew", "segment": [1, 5]}}
+    data["database"]["yy"] = {"subset": "validation", "annotations": {"label": "dance", "segment": [1, 5]}}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(ValueError) as info:
+        load_video_records(root, str(bad), "validation")
+    message = str(info.value)
+    assert "3 problem(s)" in message and "c2" in message and "zz" in message and "'dance'" in message
+
+
+def test_n_frames_mismatch_surfaces_when_loading(rgb_tree):
+    root, ann = rgb_tree
+    write_n_frames(os.path.join(root, "brush_hair", "a2"), 8)  # 9 frames on disk
+    source = VideoClipDataset(root, ann, "validation", "rgb", TemporalCenterCrop(4), CenterCrop(32))
+    with pytest.raises(ValueError, match="a2: n_frames says 8"):
+        source[0]
+
+
+def test_flow_dataset_has_two_channels(tmp_path):
+    make_tree(str(tmp_path / "flow"), VIDEOS, mode="flow")
+    ann = write_annotation(tmp_path / "ann.json", VIDEOS, SUBSETS, LABELS)
+    source = VideoClipDataset(str(tmp_path / "flow"), ann, "training", "flow", TemporalRandomCrop(6),
+                              create_transforms("training", "flow", 24), seed=0)
+    clip, label, _ = source[0]
+    assert clip.shape == (2, 6, 24, 24)
+
+
+def test_bad_arguments(rgb_tree):
+    root, ann = rgb_tree
+    with pytest.raises(ValueError, match="subset"):
+        load_video_records(root, ann, "test")
+    with pytest.raises(ValueError, match="mode"):
+        VideoClipDataset(root, ann, "training", "depth", TemporalRandomCrop(4), CenterCrop(8))
+    with pytest.raises(FileNotFoundError, match="nope.json"):
+        load_video_records(root, os.path.join(root, "nope.json"), "training")
+    with pytest.raises(ValueError, match="51"):
+        create_dataset("hmdb51", root, ann, "training", "rgb", clip_len=4, spatial_size=16)
+
+
+# --- the batched MindSpore dataset -------------------------------------------------------------------------
+
+def _batches(dataset):
+    return list(dataset.create_tuple_iterator(output_numpy=True, num_epochs=1))
+
+
+def test_evaluation_batches_keep_every_clip_in_order(rgb_tree):
+    root, ann = rgb_tree
+    dataset, source = create_dataset("video_json", root, ann, "validation", "rgb", clip_len=8, spatial_size=32,
+                                     batch_size=4, num_val_samples=3)
+    batches = _batches(dataset)
+    assert [b[0].shape[0] for b in batches] == [4, 4, 1]  # 9 clips, none dropped
+    videos = np.concatenate([b[2] for b in batches])
+    assert videos.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert np.concatenate([b[1] for b in batches]).tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    # uint8 rows normalised late, in C++, equal the per-clip float conversion (up to float32 rounding)
+    clips = np.concatenate([b[0] for b in batches])
+    assert clips.dtype == np.float32 and clips.shape == (9, 3, 8, 32, 32)
+    assert max(np.abs(clips[i] - source[i][0]).max() for i in range(9)) < 1e-6
+
+
+def test_shards_are_disjoint_and_complete(rgb_tree):
+    root, ann = rgb_tree
+    seen = []
+    for shard in range(2):
+        dataset, _ = create_dataset("video_json", root, ann, "validation", "rgb", clip_len=4, spatial_size=16,
+                                    batch_size=1, num_val_samples=2, num_shards=2, shard_id=shard)
+        seen.append(sorted(int(b[2][0]) * 2 + int(i % 2) for i, b in enumerate(_batches(dataset))))
+        assert len(seen[-1]) == 3
+    clips = [int(b[2][0]) for shard in range(2) for b in _batches(
+        create_dataset("video_json", root, ann, "validation", "rgb", clip_len=4, spatial_size=16, batch_size=1,
+                       num_val_samples=2, num_shards=2, shard_id=shard)[0])]
+    assert sorted(clips) == [0, 0, 1, 1, 2, 2]
+
+
+def test_training_batches_with_workers(rgb_tree):
+    root, ann = rgb_tree
+    dataset, _ = create_dataset("video_json", root, ann, "training", "rgb", clip_len=8, spatial_size=24,
+                                batch_size=2, num_workers=2, seed=1)
+    batches = _batches(dataset)
+    assert len(batches) == 1  # 3 training videos, batch 2, last incomplete batch dropped
+    clip, label, video = batches[0]
+    assert clip.shape == (2, 3, 8, 24, 24) and clip.dtype == np.float32
+    assert set(label.tolist()) <= {0, 1, 2}
