@@ -311,7 +311,8 @@ def test_evaluation_batches_keep_every_clip_in_order(rgb_tree):
     # uint8 rows normalised late, in C++, equal the per-clip float conversion (up to float32 rounding)
     clips = np.concatenate([b[0] for b in batches])
     assert clips.dtype == np.float32 and clips.shape == (9, 3, 8, 32, 32)
-    assert max(np.abs(clips[i] - source[i][0]).max() for i in range(9)) < 1e-6
+    assert source[0][0].dtype == np.uint8
+    assert max(np.abs(clips[i] - (source[i][0] / 127.5 - 1)).max() for i in range(9)) < 1e-6
 
 
 def test_shards_are_disjoint_and_complete(rgb_tree):
