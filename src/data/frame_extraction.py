@@ -60,8 +60,9 @@ def extract_video_frames(video_path, out_dir, short_side=256, quality=95):
     """Decode `video_path` frame by frame into out_dir/image_00001.jpg ...; returns the number of frames.
 
     The shorter side becomes `short_side` (0 keeps the decoded size), aspect ratio kept. Downscaling uses
-    INTER_AREA, which averages the source pixels instead of skipping them (no aliasing on fine texture, and
-    closest to what ffmpeg's default scaler gave the upstream frames); upscaling uses INTER_LINEAR.
+    INTER_AREA, which averages the source pixels a target pixel covers, so fine texture does not alias into
+    patterns the flow would then track. Upscaling (HMDB51 and UCF101 are 320x240, so 240 -> 256) uses
+    INTER_LINEAR: there INTER_AREA acts like nearest neighbour.
     """
     if not os.path.isfile(video_path):
         raise FileNotFoundError(f"{video_path}: video file not found")

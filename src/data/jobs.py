@@ -8,6 +8,7 @@ import functools
 import multiprocessing
 import os
 import shutil
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from tqdm import tqdm
@@ -45,7 +46,8 @@ def run_video_jobs(work, jobs, title, workers=None, problems=()):
     """Run `work(source, out_dir) -> n_frames` for every job whose target folder does not exist yet.
 
     `problems` are those already found while listing the inputs; they head the report's list.
-    `workers` processes (default: one per CPU); 1 runs in this process, which is easier to debug.
+    `workers` processes (default: one per CPU this process may use); 1 runs in this process, which is easier
+    to debug.
     """
     report = JobReport(title, problems=list(problems))
     pending = []
@@ -56,7 +58,7 @@ def run_video_jobs(work, jobs, title, workers=None, problems=()):
             pending.append(job)
     failures = []
     with tqdm(total=len(pending), desc=title, unit="video") as bar:
-        for job, message in _map(functools.partial(_run_job, work), pending, workers or os.cpu_count()):
+        for job, message in _map(functools.partial(_run_job, work), pending, workers or available_cpus()):
             if message is None:
                 report.written.append(job.target)
             else:
@@ -66,15 +68,48 @@ def run_video_jobs(work, jobs, title, workers=None, problems=()):
     return report
 
 
-def _map(function, items, workers):
-    if workers <= 1 or len(items) <= 1:
-        yield from map(function, items)
+def available_cpus():
+    """The CPUs this process may run on (fewer than os.cpu_count() under taskset or a container's cpuset)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _map(run, jobs, workers):
+    """run(job) for every job, as (job, message or None) in completion order."""
+    if workers <= 1:
+        yield from map(run, jobs)
         return
+    # A worker killed by the system (a decoder crash, the OOM killer) takes down every job running beside it.
+    # Those are retried one per process, so only the video that really kills its worker is reported.
+    suspects = yield from _run_in_processes(run, jobs, workers)
+    for job in suspects:
+        if (yield from _run_in_processes(run, [job], 1)):
+            shutil.rmtree(job.target + PARTIAL_SUFFIX, ignore_errors=True)
+            yield job, f"{job.source}: the worker process died on this video (a crash inside the decoder?)"
+
+
+def _run_in_processes(run, jobs, workers):
+    """Yield run(job) from a process pool; returns the jobs whose worker died, after finishing all the others."""
+    queue, died = list(reversed(jobs)), []
     # spawn, not fork: the caller may have MindSpore's threads running, and a forked child would inherit
-    # their locks. The few hundred ms of start-up per worker are nothing next to a video.
+    # their locks. The fraction of a second each worker takes to start is nothing next to a video.
     context = multiprocessing.get_context("spawn")
-    with context.Pool(min(workers, len(items)), initializer=_one_opencv_thread) as pool:
-        yield from pool.imap_unordered(function, items)
+    while queue:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_opencv_thread) as pool:
+            running, broken = {}, False
+            while running or (queue and not broken):
+                # Only `workers` jobs are handed out at a time, so a dead pool leaves only those in doubt.
+                while queue and not broken and len(running) < workers:
+                    job = queue.pop()
+                    running[pool.submit(run, job)] = job
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = running.pop(future)
+                    if future.exception() is None:
+                        yield future.result()
+                    else:  # BrokenProcessPool: _run_job itself never raises
+                        died.append(job)
+                        broken = True
+    return died
 
 
 def _one_opencv_thread():

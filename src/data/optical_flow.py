@@ -11,10 +11,11 @@ import os
 
 import cv2
 
+from .annotations import count_frames
 from .jobs import PARTIAL_SUFFIX, VideoJob, run_video_jobs
-from .layout import encode_flow, flow_frame_names, frame_index, rgb_frame_name
+from .layout import encode_flow, flow_frame_names, rgb_frame_name
 
-FLOW_JPEG_QUALITY = 95  # quantisation to 8 bits already costs up to 0.08 px; q95 adds about as much again
+FLOW_JPEG_QUALITY = 95  # with the 8-bit quantisation, stored flow is off by 0.08 px on average (see the benchmark)
 
 
 def _tvl1():
@@ -24,7 +25,7 @@ def _tvl1():
 
 def _tvl1_fast():
     # The same energy with less optimisation: 3 scales at 0.5 (the coarsest is 1/4 size, so large motion still
-    # fits), 3 warps, 2 x 10 iterations. About 4x faster; see benchmarks/flow_methods.py for the error.
+    # fits), 3 warps, 2 x 10 iterations: about 5x faster. benchmarks/flow_methods.py measures the cost in error.
     algorithm = cv2.optflow.DualTVL1OpticalFlow_create()
     algorithm.setScalesNumber(3)
     algorithm.setScaleStep(0.5)
@@ -35,7 +36,7 @@ def _tvl1_fast():
 
 
 def _dis():
-    # MEDIUM: the preset OpenCV suggests for quality; still two orders of magnitude faster than TV-L1.
+    # MEDIUM, the most accurate of OpenCV's three presets; still two orders of magnitude faster than TV-L1.
     return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
 
 
@@ -57,16 +58,6 @@ def create_flow_method(name):
     return FLOW_METHODS[name]()
 
 
-def count_frames(frames_dir):
-    """n for a folder holding image_00001.jpg .. image_0000n.jpg; a gap in the numbering is an error."""
-    indices = sorted(i for i in (frame_index(name, "rgb") for name in os.listdir(frames_dir)) if i is not None)
-    if indices != list(range(1, len(indices) + 1)):
-        missing = sorted(set(range(1, indices[-1] + 1)) - set(indices))
-        raise ValueError(f"{frames_dir}: frames must be numbered 1..n without gaps; "
-                         f"{rgb_frame_name(missing[0])} is missing")
-    return len(indices)
-
-
 def _read_gray(frames_dir, index):
     path = os.path.join(frames_dir, rgb_frame_name(index))
     image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
@@ -77,7 +68,7 @@ def _read_gray(frames_dir, index):
 
 def extract_video_flow(frames_dir, out_dir, method="tvl1", quality=FLOW_JPEG_QUALITY):
     """Flow for every consecutive pair of frames_dir into out_dir; returns the number of pairs (n - 1)."""
-    n_frames = count_frames(frames_dir)
+    n_frames = count_frames(frames_dir, "rgb")  # raises on an empty folder or a gap in the numbering
     if n_frames < 2:
         raise ValueError(f"{frames_dir}: {n_frames} frame(s); optical flow needs at least 2 (one pair)")
     algorithm = create_flow_method(method)

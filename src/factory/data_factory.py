@@ -7,22 +7,26 @@ from ..data.dataset import VideoClipDataset
 from ..data.spatial import CenterCrop, Compose, MultiScaleCrop, RandomCrop, RandomHorizontalFlip, ResizeShortSide
 from ..data.temporal import TemporalEvenCrops, TemporalRandomCrop
 
-# Every dataset uses the same annotation format; the entry only states what a user would check against.
+# Every dataset uses the same annotation format; an entry states what differs: the class count a user
+# would check against, and whether a horizontal flip keeps the label.
 DATASETS = {
-    "hmdb51": {"num_classes": 51},
-    "ucf101": {"num_classes": 101},
-    "sample": {"num_classes": None},      # the built-in sample dataset (src/data/sample_dataset.py)
-    "video_json": {"num_classes": None},  # any dataset in the same annotation format
+    "hmdb51": {"num_classes": 51, "horizontal_flip": True},
+    "ucf101": {"num_classes": 101, "horizontal_flip": True},
+    # The built-in sample dataset (src/data/sample_dataset.py): its classes ARE directions of motion, and a
+    # mirror turns move_left into move_right and clockwise into counter-clockwise.
+    "sample": {"num_classes": 6, "horizontal_flip": False},
+    "video_json": {"num_classes": None, "horizontal_flip": True},  # any dataset in the same annotation format
 }
 COLUMNS = ["clip", "label", "video_index"]
 
 
-def create_transforms(subset, mode, spatial_size, short_side=None, multiscale=False):
+def create_transforms(subset, mode, spatial_size, short_side=None, multiscale=False, horizontal_flip=True):
     """Training: random (or multi-scale) crop + horizontal flip; evaluation: centre crop. Drawn once per clip."""
     resize = [ResizeShortSide(short_side)] if short_side else []
     if subset == "training":
         crop = MultiScaleCrop(spatial_size) if multiscale else RandomCrop(spatial_size)
-        return Compose(resize + [crop, RandomHorizontalFlip(0.5, is_flow=mode == "flow")])
+        flip = [RandomHorizontalFlip(0.5, is_flow=mode == "flow")] if horizontal_flip else []
+        return Compose(resize + [crop] + flip)
     return Compose(resize + [CenterCrop(spatial_size)])
 
 
@@ -48,7 +52,8 @@ def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spati
     training = subset == "training"
     source = VideoClipDataset(root, annotation_path, subset, mode,
                               create_temporal_sampler(subset, clip_len, 1 if training else num_val_samples),
-                              create_transforms(subset, mode, spatial_size, short_side, multiscale),
+                              create_transforms(subset, mode, spatial_size, short_side, multiscale,
+                                                DATASETS[name]["horizontal_flip"]),
                               clips_per_video=1 if training else num_val_samples, seed=seed,
                               output_float=not normalize_late)
     expected = DATASETS[name]["num_classes"]
@@ -59,6 +64,8 @@ def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spati
                                   num_shards=num_shards, shard_id=shard_id)
     dataset = dataset.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder)
     if normalize_late:
-        dataset = dataset.map([transforms.TypeCast(ms.float32), vision.Rescale(1.0 / 127.5, -1.0)],
+        # (x - 127.5) / 127.5: centring first is exact for integers, so 255 maps to 1.0, not 1.0000001.
+        dataset = dataset.map([transforms.TypeCast(ms.float32), vision.Rescale(1.0, -127.5),
+                               vision.Rescale(1.0 / 127.5, 0.0)],
                               input_columns="clip", num_parallel_workers=max(num_workers, 1))
     return dataset, source

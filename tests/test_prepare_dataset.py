@@ -1,0 +1,110 @@
+"""The one-command preparation on a tiny HMDB51-layout dataset: every output, resume, and bad input."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from src.data.layout import flow_frame_names, read_n_frames, rgb_frame_name
+from src.data.sample_dataset import make_sample_dataset, write_video
+from src.tools import prepare_dataset
+
+NUM_FRAMES = 6
+
+
+@pytest.fixture
+def sample(tmp_path):
+    """2 classes x 3 videos of 6 frames at 64x48, with HMDB51 split files."""
+    return make_sample_dataset(str(tmp_path / "sample"), videos_per_class=3, num_frames=NUM_FRAMES, width=64,
+                               height=48, num_classes=2, progress=False)
+
+
+def run(sample, out_dir, *extra):
+    return prepare_dataset.main(["--dataset", "hmdb51", "--video_root", sample["videos_dir"],
+                                 "--split_dir", sample["splits_dir"], "--out_dir", str(out_dir),
+                                 "--short_side", "32", *extra])
+
+
+def split_subsets(splits_dir, split):
+    """{video: subset} straight from the HMDB51 split files (1 training, 2 validation, 0 not used)."""
+    subsets = {}
+    for name in os.listdir(splits_dir):
+        if name.endswith(f"_test_split{split}.txt"):
+            for line in open(os.path.join(splits_dir, name)):
+                video, split_id = line.split()
+                if split_id != "0":
+                    subsets[video[:-len(".avi")]] = "training" if split_id == "1" else "validation"
+    return subsets
+
+
+def mtimes(root):
+    return {os.path.join(d, f): os.stat(os.path.join(d, f)).st_mtime_ns for d, _, fs in os.walk(root) for f in fs}
+
+
+def test_prepare_writes_frames_flow_annotations_and_n_frames_then_resumes(sample, tmp_path, capsys):
+    out = tmp_path / "out"
+
+    assert run(sample, out, "--workers", "1") == 0
+
+    videos = [(c, f"{c}_{i:03d}") for c in sample["classes"] for i in range(1, 4)]
+    for class_name, video in videos:
+        frames, flow = out / "frames" / class_name / video, out / "flow" / class_name / video
+        assert read_n_frames(str(frames)) == NUM_FRAMES and (frames / rgb_frame_name(NUM_FRAMES)).is_file()
+        assert read_n_frames(str(flow)) == NUM_FRAMES - 1
+        assert all((flow / name).is_file() for name in flow_frame_names(NUM_FRAMES - 1))
+        assert not (flow / flow_frame_names(NUM_FRAMES)[0]).exists()
+    for split in (1, 2, 3):
+        data = json.load(open(out / "annotations" / f"hmdb51_{split}.json"))
+        assert data["labels"] == sample["classes"]
+        assert {v: e["subset"] for v, e in data["database"].items()} == split_subsets(sample["splits_dir"], split)
+        assert all(e["annotations"]["segment"] == [1, NUM_FRAMES + 1] for e in data["database"].values())
+    assert f"{out}: ready" in capsys.readouterr().out
+
+    before = mtimes(out / "frames") | mtimes(out / "flow")
+    assert run(sample, out, "--workers", "2") == 0
+    summary = capsys.readouterr().out
+    assert "frames: 0 written, 6 already done, 0 problem(s)" in summary
+    assert "flow (tvl1): 0 written, 6 already done, 0 problem(s)" in summary
+    after = mtimes(out / "frames") | mtimes(out / "flow")
+    frame_files = {p for p in before if not p.endswith("n_frames")}  # n_frames is rewritten by the last step
+    assert {p: after[p] for p in frame_files} == {p: before[p] for p in frame_files}
+
+
+def test_bad_input_is_named_in_the_final_summary_and_the_rest_is_prepared(sample, tmp_path, capsys):
+    videos, splits = sample["videos_dir"], sample["splits_dir"]
+    broken = os.path.join(videos, "move_left", "broken.avi")
+    with open(broken, "wb") as f:
+        f.write(b"\x00" * 4096)
+    still = os.path.join(videos, "move_right", "still.avi")
+    write_video(still, np.full((1, 48, 64, 3), 128, np.uint8))
+    with open(os.path.join(splits, "move_left_test_split1.txt"), "a") as f:
+        f.write("broken.avi 1\n")
+    os.makedirs(os.path.join(videos, "empty_class"))
+    out = tmp_path / "out"
+
+    status = run(sample, out, "--workers", "1")
+
+    summary = capsys.readouterr().out
+    assert status == 1
+    assert f"{broken}: OpenCV cannot open this file as a video" in summary
+    assert f"{os.path.join(videos, 'empty_class')}: class folder has no videos" in summary
+    assert f"{out / 'frames' / 'move_right' / 'still'}: 1 frame(s); optical flow needs at least 2" in summary
+    assert "move_left_test_split1.txt:4" in summary and "broken" in summary  # the split line with no frames
+    assert "frames: 7 written" in summary and "flow (tvl1): 6 written" in summary
+    assert summary.rstrip().endswith("FAILED: 4 problem(s), see above")
+    data = json.load(open(out / "annotations" / "hmdb51_1.json"))
+    assert len(data["database"]) == len(split_subsets(splits, 1)) - 1  # all but the broken video
+
+
+def test_skip_flow_writes_no_flow_tree(sample, tmp_path):
+    assert run(sample, tmp_path / "out", "--workers", "1", "--skip_flow") == 0
+    assert sorted(os.listdir(tmp_path / "out")) == ["annotations", "frames"]
+
+
+def test_missing_split_files_stop_the_run_before_any_decoding(sample, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        prepare_dataset.main(["--dataset", "hmdb51", "--video_root", sample["videos_dir"],
+                              "--split_dir", str(tmp_path / "no_splits"), "--out_dir", str(tmp_path / "out")])
+    assert stopped.value.code == 2
+    assert "no_splits" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
