@@ -20,7 +20,7 @@ import os
 import re
 import sys
 
-from src.data.layout import SUBSETS, flow_frame_names, frame_index, rgb_frame_name, write_n_frames
+from src.data.layout import PARTIAL_SUFFIX, SUBSETS, flow_frame_names, frame_index, rgb_frame_name, write_n_frames
 
 HMDB51_SUBSET_BY_ID = {"1": "training", "2": "validation"}  # '0': not used in this split
 HMDB51_SPLIT_FILE = re.compile(r"^(?P<label>.+)_test_split(?P<split>\d+)\.txt$")
@@ -52,12 +52,11 @@ def count_frames(video_dir, mode="rgb"):
         raise FrameFolderError(f"{video_dir}: frame folder not found")
     names = set(os.listdir(video_dir))
     indices = sorted(i for i in (frame_index(name, mode) for name in names) if i is not None)
-    example = rgb_frame_name(1) if mode == "rgb" else flow_frame_names(1)[0]
     if not indices:
         hint = ""
         if any(frame_index(name, _other_mode(mode)) is not None for name in names):
             hint = f" (it holds {_other_mode(mode)} frames: use mode '{_other_mode(mode)}')"
-        raise FrameFolderError(f"{video_dir}: no {mode} frames named like {example}{hint}")
+        raise FrameFolderError(f"{video_dir}: no {mode} frames named like {_frame_name(1, mode)}{hint}")
     last = indices[-1]
     if indices[0] < 1:
         raise FrameFolderError(f"{video_dir}: frame indices must start at 1, found {indices[0]}")
@@ -76,7 +75,7 @@ def _frame_name(index, mode):
 
 
 def _check_flow_pairs(video_dir, names, last):
-    """Every x has its y and no y lies beyond the last x (which would mean x frames are missing at the end)."""
+    """Every x frame 1..last has its y, and every y its x (a lone y past `last` means x frames lost at the end)."""
     pairs = [flow_frame_names(i) for i in range(1, last + 1)]
     lonely_x = [x for x, y in pairs if y not in names]
     expected_y = {y for _, y in pairs}
@@ -112,6 +111,10 @@ def write_n_frames_tree(root, mode="rgb", progress=True):
     for label in classes:
         class_dir = os.path.join(root, label)
         videos = _subdirectories(class_dir)
+        unfinished = [v for v in videos if v.endswith(PARTIAL_SUFFIX)]
+        videos = [v for v in videos if not v.endswith(PARTIAL_SUFFIX)]
+        problems += [f"{os.path.join(class_dir, v)}: unfinished (left by an interrupted extraction); re-run it"
+                     for v in unfinished]
         if not videos:
             problems.append(f"{class_dir}: class folder holds no video folders")
         video_dirs += [os.path.join(class_dir, video) for video in videos]

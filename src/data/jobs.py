@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from .layout import write_n_frames
-
-PARTIAL_SUFFIX = ".partial"
+from .layout import PARTIAL_SUFFIX, write_n_frames
 
 
 @dataclass(frozen=True)
@@ -121,6 +119,10 @@ def _one_opencv_thread():
 def _run_job(work, job):
     """(job, None) when the target folder was completed, (job, message naming the source) when it failed."""
     staging = job.target + PARTIAL_SUFFIX
+    if os.path.isdir(job.target):
+        # Finished already: a retry after a pool broke can meet a job whose worker completed it but whose
+        # result was lost with the pool.
+        return job, None
     try:
         if os.path.isdir(staging):
             shutil.rmtree(staging)  # left by a killed run: nothing in it can be trusted

@@ -15,6 +15,7 @@ import numpy as np
 
 FLOW_BOUND = 20.0
 N_FRAMES_FILE = "n_frames"
+PARTIAL_SUFFIX = ".partial"  # a video folder still being written (renamed when complete)
 SUBSETS = ("training", "validation")
 
 
