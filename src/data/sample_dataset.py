@@ -28,8 +28,8 @@ TRANSLATIONS = {"move_left": (-1.0, 0.0), "move_right": (1.0, 0.0), "move_up": (
 # +1: the angle grows, which with y pointing down turns a shape clockwise on screen.
 ROTATIONS = {"rotate_clockwise": 1.0, "rotate_counterclockwise": -1.0}
 
-SPEED_RANGE = (0.015, 0.03)         # translation, in frame heights per frame
-ANGULAR_SPEED_RANGE = (4.0, 8.0)    # rotation, degrees per frame
+SPEED_RANGE = (0.03, 0.06)          # translation, in frame heights per frame
+ANGULAR_SPEED_RANGE = (8.0, 14.0)   # rotation, degrees per frame
 SPEED_JITTER = 0.1                  # std of a frame's step, as a fraction of the shape's speed
 SHAPES_RANGE = (3, 5)               # shapes per video, inclusive
 SHAPE_RADIUS_RANGE = (0.12, 0.25)   # in frame heights
