@@ -312,3 +312,12 @@ def test_n_frames_reports_unfinished_partial_folders(frame_trees):
     counts, problems = write_n_frames_tree(rgb, "rgb", progress=False)
     assert partial not in counts and not os.path.exists(os.path.join(partial, N_FRAMES_FILE))
     assert problems == [f"{partial}: unfinished (left by an interrupted extraction); re-run it"]
+
+
+def test_annotation_file_names_are_upstreams():
+    """One definition serves the CLIs and prepare_dataset.py (which once wrote ucf101_1.json)."""
+    from src.data.annotations import annotation_file_name
+    assert [annotation_file_name("hmdb51", k) for k in (1, 2, 3)] == ["hmdb51_1.json", "hmdb51_2.json", "hmdb51_3.json"]
+    assert [annotation_file_name("ucf101", k) for k in (1, 2, 3)] == ["ucf101_01.json", "ucf101_02.json", "ucf101_03.json"]
+    with pytest.raises(ValueError, match="kinetics"):
+        annotation_file_name("kinetics", 1)

@@ -318,6 +318,33 @@ def write_annotation(data, path):
     return path
 
 
+ANNOTATION_BUILDERS = {"hmdb51": build_hmdb51_annotation, "ucf101": build_ucf101_annotation}
+
+
+def annotation_file_name(dataset, split):
+    """The upstream file names: hmdb51_1.json ... and ucf101_01.json ..."""
+    if dataset not in ANNOTATION_BUILDERS:
+        raise ValueError(f"no annotation builder for '{dataset}'; known: {sorted(ANNOTATION_BUILDERS)}")
+    return f"hmdb51_{split}.json" if dataset == "hmdb51" else f"ucf101_0{split}.json"
+
+
+def write_split_annotations(dataset, split_dir, frames_root, dst_dir, splits=(1, 2, 3), log=print):
+    """Build and write the annotation JSON of every split; returns (paths written, problems of all splits).
+
+    Raises (FileNotFoundError, ValueError) when a split cannot be built at all; a bad line or video folder is
+    a problem, reported while the JSON is written without it.
+    """
+    paths, problems = [], []
+    for split in splits:
+        data, split_problems = ANNOTATION_BUILDERS[dataset](split_dir, frames_root, split)
+        paths.append(write_annotation(data, os.path.join(dst_dir, annotation_file_name(dataset, split))))
+        counts = subset_counts(data)
+        log(f"{paths[-1]}: {len(data['labels'])} labels, {counts['training']} training and "
+            f"{counts['validation']} validation videos")
+        problems += split_problems
+    return paths, problems
+
+
 def subset_counts(data):
     """{'training': n, 'validation': m} of an annotation dict, for reports."""
     counts = dict.fromkeys(SUBSETS, 0)

@@ -9,7 +9,6 @@ Every problem (bad line, missing or gappy frame folder, empty split file) is rep
 still written without the affected videos and the tool exits with status 1.
 """
 import argparse
-import os
 import sys
 
 try:
@@ -17,7 +16,7 @@ try:
 except ImportError:
     import _bootstrap  # noqa: F401
 
-from src.data.annotations import build_hmdb51_annotation, print_problem_summary, subset_counts, write_annotation
+from src.data.annotations import print_problem_summary, write_split_annotations
 
 
 def main(argv=None):
@@ -27,17 +26,10 @@ def main(argv=None):
     parser.add_argument("dst_dir_path", help="output directory for hmdb51_<k>.json")
     parser.add_argument("--splits", type=int, nargs="+", choices=(1, 2, 3), default=[1, 2, 3])
     args = parser.parse_args(argv)
-    problems = []
-    for split in args.splits:
-        try:
-            data, split_problems = build_hmdb51_annotation(args.dir_path, args.video_path, split)
-        except (FileNotFoundError, ValueError) as error:  # the split cannot be built at all
-            parser.error(str(error))
-        path = write_annotation(data, os.path.join(args.dst_dir_path, f"hmdb51_{split}.json"))
-        counts = subset_counts(data)
-        print(f"{path}: {len(data['labels'])} labels, {counts['training']} training and "
-              f"{counts['validation']} validation videos")
-        problems += split_problems
+    try:
+        _, problems = write_split_annotations("hmdb51", args.dir_path, args.video_path, args.dst_dir_path, args.splits)
+    except (FileNotFoundError, ValueError) as error:  # a split that cannot be built at all
+        parser.error(str(error))
     return print_problem_summary(problems)
 
 

@@ -19,14 +19,12 @@ try:
 except ImportError:
     import _bootstrap  # noqa: F401
 
-from src.data.annotations import (UCF101_CLASS_INDEX, build_hmdb51_annotation, build_ucf101_annotation,
-                                  hmdb51_split_files, read_ucf101_class_index, write_annotation,
-                                  write_n_frames_tree)
+from src.data.annotations import (ANNOTATION_BUILDERS, UCF101_CLASS_INDEX, hmdb51_split_files,
+                                  read_ucf101_class_index, write_n_frames_tree, write_split_annotations)
 from src.data.frame_extraction import extract_frames_tree
 from src.data.jobs import JobReport
 from src.data.optical_flow import FLOW_METHODS, extract_flow_tree
 
-ANNOTATION_BUILDERS = {"hmdb51": build_hmdb51_annotation, "ucf101": build_ucf101_annotation}
 SPLITS = (1, 2, 3)
 
 
@@ -44,12 +42,10 @@ def check_split_dir(dataset, split_dir):
 
 
 def write_annotations(dataset, split_dir, frames_root, out_dir):
-    """<out_dir>/<dataset>_<k>.json for every split, as a report: the files written and the problems."""
+    """The annotation JSONs of every split (hmdb51_<k>.json, ucf101_0<k>.json) as a report."""
     report = JobReport("annotations")
-    for split in SPLITS:
-        data, problems = ANNOTATION_BUILDERS[dataset](split_dir, frames_root, split)
-        report.written.append(write_annotation(data, os.path.join(out_dir, f"{dataset}_{split}.json")))
-        report.problems += problems
+    report.written, report.problems = write_split_annotations(dataset, split_dir, frames_root, out_dir, SPLITS,
+                                                              log=lambda message: None)
     return report
 
 
