@@ -48,9 +48,8 @@ def main(argv=None):
         parser.error(str(error))
     print(f"wrote {result['num_videos']} videos of {len(result['classes'])} classes to {result['videos_dir']} "
           f"and the split files to {result['splits_dir']} in {time.time() - start:.1f} s")
-    annotations = os.path.join(args.out, "annotations")
-    print(f"next: extract frames from {result['videos_dir']}, then "
-          f"python src/tools/hmdb51_json.py {result['splits_dir']} <frames dir> {annotations}")
+    print(f"next: python src/tools/prepare_dataset.py --dataset hmdb51 --video_root {result['videos_dir']} "
+          f"--split_dir {result['splits_dir']} --out_dir {os.path.join(args.out, 'prepared')}")
     return 0
 
 
