@@ -1,6 +1,7 @@
 """The one-command preparation on a tiny HMDB51-layout dataset: every output, resume, and bad input."""
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -8,6 +9,8 @@ import pytest
 from src.data.layout import flow_frame_names, read_n_frames, rgb_frame_name
 from src.data.sample_dataset import make_sample_dataset, write_video
 from src.tools import prepare_dataset
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 NUM_FRAMES = 6
 
@@ -108,3 +111,51 @@ def test_missing_split_files_stop_the_run_before_any_decoding(sample, tmp_path, 
     assert stopped.value.code == 2
     assert "no_splits" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def _tree_bytes(root):
+    """{relative path: file bytes} of every file under root."""
+    files = {}
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as f:
+                files[os.path.relpath(path, root)] = f.read()
+    return files
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_path):
+    """SIGKILL the real command in the middle of the flow step, re-run it, compare with a clean run byte by byte."""
+    import signal
+    import subprocess
+    import time
+
+    make_sample_dataset(str(tmp_path / "s"), seed=3, videos_per_class=2, num_frames=12, width=64, height=48,
+                        progress=False)
+    tool = os.path.join(ROOT, "src", "tools", "prepare_dataset.py")
+
+    def command(out):
+        return [sys.executable, tool, "--dataset", "hmdb51", "--video_root", str(tmp_path / "s" / "videos"),
+                "--split_dir", str(tmp_path / "s" / "splits"), "--out_dir", str(out), "--short_side", "0",
+                "--flow_method", "tvl1", "--workers", "1"]
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    flow, deadline = killed / "flow", time.time() + 120
+    while time.time() < deadline and process.poll() is None:  # wait for the first finished flow video
+        if flow.is_dir() and any(not d.endswith(".partial") for c in os.listdir(flow)
+                                 for d in os.listdir(flow / c)):
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the run finished before it could be killed: make the input larger"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (killed / "annotations").exists()  # it really died mid-way
+
+    assert subprocess.run(command(killed), capture_output=True).returncode == 0
+    assert subprocess.run(command(tmp_path / "clean"), capture_output=True).returncode == 0
+    resumed, clean = _tree_bytes(killed), _tree_bytes(tmp_path / "clean")
+    assert sorted(resumed) == sorted(clean) and not any(".partial" in p for p in resumed)
+    assert all(resumed[p] == clean[p] for p in clean)
