@@ -311,7 +311,7 @@ def test_n_frames_reports_unfinished_partial_folders(frame_trees):
     make_frames(partial, [1, 2])
     counts, problems = write_n_frames_tree(rgb, "rgb", progress=False)
     assert partial not in counts and not os.path.exists(os.path.join(partial, N_FRAMES_FILE))
-    assert problems == [f"{partial}: unfinished (left by an interrupted extraction); re-run it"]
+    assert problems == [f"{partial}: unfinished (left by an interrupted run); re-run the extraction"]
 
 
 def test_annotation_file_names_are_upstreams():

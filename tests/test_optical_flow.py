@@ -93,8 +93,8 @@ def test_bad_frame_folders_are_named_in_the_summary_and_fail_the_run(tmp_path, c
     assert "flow (dis): 1 written, 0 already done, 4 problem(s)" in out
     assert f"{frames / 'c' / 'one_frame'}: 1 frame(s); optical flow needs at least 2" in out
     assert f"{frames / 'c' / 'gap'}: rgb frames are not contiguous" in out
-    assert f"{frames / 'c' / ('killed' + PARTIAL_SUFFIX)}: unfinished frame extraction" in out
-    assert f"{frames / 'empty_class'}: class folder has no video frame folders" in out
+    assert f"{frames / 'c' / ('killed' + PARTIAL_SUFFIX)}: unfinished (left by an interrupted run)" in out
+    assert f"{frames / 'empty_class'}: class folder holds no video folders" in out
     assert os.listdir(tmp_path / "flow" / "c") == ["good"]
 
 

@@ -20,7 +20,7 @@ import os
 import re
 import sys
 
-from src.data.layout import PARTIAL_SUFFIX, SUBSETS, flow_frame_names, frame_index, rgb_frame_name, write_n_frames
+from src.data.layout import SUBSETS, find_video_folders, flow_frame_names, frame_index, rgb_frame_name, write_n_frames
 
 HMDB51_SUBSET_BY_ID = {"1": "training", "2": "validation"}  # '0': not used in this split
 HMDB51_SPLIT_FILE = re.compile(r"^(?P<label>.+)_test_split(?P<split>\d+)\.txt$")
@@ -90,34 +90,16 @@ def _check_flow_pairs(video_dir, names, last):
                                f"(first: {lonely_y[0]})")
 
 
-def _subdirectories(path):
-    return sorted(name for name in os.listdir(path) if os.path.isdir(os.path.join(path, name)))
-
-
 def write_n_frames_tree(root, mode="rgb", progress=True):
     """Write `n_frames` in every <root>/<class>/<video>/ of a frame tree (rgb) or flow tree (flow).
 
     n_frames is the last frame index (rgb) or the number of flow pairs (flow), written only after count_frames
     has checked the folder. Returns ({video_dir: n}, problems): a video folder that fails the check, or a class
-    folder without video folders, is a problem and gets no n_frames. Raises when `root` does not exist or holds
-    no class folders.
+    folder without video folders, or an unfinished `.partial` folder, is a problem and gets no n_frames. Raises
+    when `root` does not exist.
     """
-    if not os.path.isdir(root):
-        raise FileNotFoundError(f"{root}: frame tree not found (expected <root>/<class>/<video>/ folders)")
-    classes = _subdirectories(root)
-    if not classes:
-        raise ValueError(f"{root}: no class folders (expected <root>/<class>/<video>/ folders)")
-    video_dirs, problems = [], []
-    for label in classes:
-        class_dir = os.path.join(root, label)
-        videos = _subdirectories(class_dir)
-        unfinished = [v for v in videos if v.endswith(PARTIAL_SUFFIX)]
-        videos = [v for v in videos if not v.endswith(PARTIAL_SUFFIX)]
-        problems += [f"{os.path.join(class_dir, v)}: unfinished (left by an interrupted extraction); re-run it"
-                     for v in unfinished]
-        if not videos:
-            problems.append(f"{class_dir}: class folder holds no video folders")
-        video_dirs += [os.path.join(class_dir, video) for video in videos]
+    folders, problems = find_video_folders(root)
+    video_dirs = [path for _, path in folders]
     counts = {}
     for video_dir in _progress(video_dirs, progress, f"n_frames ({mode})"):
         try:

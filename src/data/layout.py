@@ -71,3 +71,29 @@ def write_n_frames(video_dir, count):
         f.write(str(int(count)))
     os.replace(tmp, path)
     return path
+
+
+def find_video_folders(root):
+    """Every finished <root>/<class>/<video> folder as (class, path), sorted, and the problems of the tree:
+    a class folder without video folders, a video folder an interrupted run left unfinished (.partial)."""
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"{root}: frame tree not found (expected <root>/<class>/<video>/ folders)")
+    folders, problems = [], []
+    for class_name in _visible_folders(root):
+        class_dir = os.path.join(root, class_name)
+        videos = _visible_folders(class_dir)
+        if not videos:
+            problems.append(f"{class_dir}: class folder holds no video folders")
+        for video in videos:
+            path = os.path.join(class_dir, video)
+            if video.endswith(PARTIAL_SUFFIX):
+                problems.append(f"{path}: unfinished (left by an interrupted run); re-run the extraction")
+            else:
+                folders.append((class_name, path))
+    if not folders and not problems:
+        problems.append(f"{root}: no class folders (expected <root>/<class>/<video>/ folders)")
+    return folders, problems
+
+
+def _visible_folders(path):
+    return sorted(n for n in os.listdir(path) if not n.startswith(".") and os.path.isdir(os.path.join(path, n)))

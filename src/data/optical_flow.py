@@ -12,8 +12,8 @@ import os
 import cv2
 
 from .annotations import count_frames
-from .jobs import PARTIAL_SUFFIX, VideoJob, run_video_jobs
-from .layout import encode_flow, flow_frame_names, rgb_frame_name
+from .jobs import VideoJob, run_video_jobs
+from .layout import encode_flow, find_video_folders, flow_frame_names, rgb_frame_name
 
 FLOW_JPEG_QUALITY = 95  # with the 8-bit quantisation, stored flow is off by 0.08 px on average (see the benchmark)
 
@@ -86,37 +86,10 @@ def extract_video_flow(frames_dir, out_dir, method="tvl1", quality=FLOW_JPEG_QUA
     return n_frames - 1
 
 
-def find_frame_folders(frames_root):
-    """Every `<frames_root>/<class>/<video>` folder as (class, path), sorted, plus a problem message for each
-    class folder without videos and each folder a killed frame extraction left unfinished."""
-    if not os.path.isdir(frames_root):
-        raise FileNotFoundError(f"{frames_root}: frame root not found (expected <class>/<video>/image_00001.jpg)")
-    folders, problems = [], []
-    for class_name in sorted(os.listdir(frames_root)):
-        class_dir = os.path.join(frames_root, class_name)
-        if class_name.startswith(".") or not os.path.isdir(class_dir):
-            continue
-        found = False
-        for name in sorted(os.listdir(class_dir)):
-            path = os.path.join(class_dir, name)
-            if not os.path.isdir(path):
-                continue
-            if name.endswith(PARTIAL_SUFFIX):
-                problems.append(f"{path}: unfinished frame extraction (an interrupted run); re-run it first")
-            else:
-                folders.append((class_name, path))
-            found = True
-        if not found:
-            problems.append(f"{class_dir}: class folder has no video frame folders")
-    if not folders and not problems:
-        problems.append(f"{frames_root}: no class folders (expected <class>/<video>/image_00001.jpg inside)")
-    return folders, problems
-
-
 def extract_flow_tree(frames_root, flow_root, method="tvl1", workers=None):
     """Flow folders for every frame folder of the tree (finished ones are kept); a JobReport of what happened."""
     create_flow_method(method)  # an unknown name fails here, once, not in every job
-    folders, problems = find_frame_folders(frames_root)
+    folders, problems = find_video_folders(frames_root)
     jobs = [VideoJob(path, os.path.join(flow_root, class_name, os.path.basename(path))) for class_name, path in folders]
     work = functools.partial(extract_video_flow, method=method)
     return run_video_jobs(work, jobs, f"flow ({method})", workers=workers, problems=problems)

@@ -4,15 +4,21 @@ import cv2
 import numpy as np
 
 
+def resize_frames(frames, width, height, interpolation=cv2.INTER_LINEAR):
+    """Resize every frame of (T, H, W, C) to width x height."""
+    out = [cv2.resize(frame, (width, height), interpolation=interpolation) for frame in frames]
+    # cv2.resize drops the channel axis of a 1-channel image; flow frames are read as 2 channels, which it keeps
+    return np.stack([f[..., None] if f.ndim == 2 else f for f in out])
+
+
 def resize_short_side(frames, size, interpolation=cv2.INTER_LINEAR):
     """Resize (T, H, W, C) frames so that the shorter side is `size`, keeping the aspect ratio."""
     height, width = frames.shape[1:3]
     if min(height, width) == size:
         return frames
     scale = size / min(height, width)
-    new_size = (size, round(height * scale)) if width <= height else (round(width * scale), size)
-    out = [cv2.resize(frame, new_size, interpolation=interpolation) for frame in frames]
-    return np.stack([f[..., None] if f.ndim == 2 else f for f in out])
+    new_width, new_height = (size, round(height * scale)) if width <= height else (round(width * scale), size)
+    return resize_frames(frames, new_width, new_height, interpolation)
 
 
 def crop(frames, top, left, height, width):
@@ -88,9 +94,7 @@ class MultiScaleCrop:
         crop_h, crop_w = pairs[int(rng.integers(len(pairs)))]
         dy, dx = height - crop_h, width - crop_w
         top, left = [(0, 0), (0, dx), (dy, 0), (dy, dx), (dy // 2, dx // 2)][int(rng.integers(5))]
-        region = crop(clip, top, left, crop_h, crop_w)
-        out = [cv2.resize(frame, (self.size, self.size), interpolation=cv2.INTER_LINEAR) for frame in region]
-        return np.stack([f[..., None] if f.ndim == 2 else f for f in out])
+        return resize_frames(crop(clip, top, left, crop_h, crop_w), self.size, self.size)
 
 
 class RandomHorizontalFlip:
