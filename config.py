@@ -36,8 +36,6 @@ OPTION_GROUPS = {
         _opt("mode", str, "rgb", "stream: rgb (3 channels) or flow (x, y: 2 channels)", ("rgb", "flow")),
         _opt("num_classes", int, 400, "classes of the network (400: Kinetics)"),
         _opt("dropout_keep_prob", float, 0.5, "keep probability of the dropout before the classifier"),
-        _opt("bn_momentum", float, 0.99, "BatchNorm momentum, MindSpore convention: the weight KEPT from the "
-             "moving statistic (0.99 here = PyTorch momentum 0.01)"),
         _opt("checkpoint_path", str, "", "MindSpore checkpoint to load (a classifier of another size is replaced)"),
         _opt("cross_modality", str2bool, False, "flow net from an RGB checkpoint: first conv averaged over RGB"),
     ],

@@ -8,7 +8,7 @@ from config import OPTIONS, load_yaml, parse_config, save_config
 def test_defaults_cover_every_option():
     cfg = parse_config([])
     assert {k for k in vars(cfg) if k != "config"} == set(OPTIONS)
-    assert cfg.bn_momentum == 0.99 and cfg.verify_export is True
+    assert cfg.verify_export is True and cfg.dynamic_batch is False and cfg.file_format == "MINDIR"
 
 
 @pytest.mark.parametrize("argv,expected", [

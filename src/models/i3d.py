@@ -91,15 +91,7 @@ class I3D(nn.Cell):
         self.num_features = channels
         self.avg_pool = ClampedAvgPool3d(HEAD_POOL)
         self.dropout = nn.Dropout(p=1.0 - dropout_keep_prob)
-        self.logits = self._make_classifier(num_classes)
-
-    def _make_classifier(self, num_classes):
-        return Unit3D(self.num_features, num_classes, 1, use_bn=False, activation=False, use_bias=True)
-
-    def reset_classifier(self, num_classes):
-        """Replace the classifier by a freshly initialised one with `num_classes` outputs."""
-        self.num_classes = num_classes
-        self.logits = self._make_classifier(num_classes)
+        self.logits = Unit3D(channels, num_classes, 1, use_bn=False, activation=False, use_bias=True)
 
     def forward_features(self, x):
         """Mixed_5c features, N x 1024 x T/8 x H/32 x W/32."""
