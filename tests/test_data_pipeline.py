@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from src.data.dataset import VideoClipDataset, load_video_records
+from src.data.dataset import EpochSampler, VideoClipDataset, load_video_records
 from src.data.frames import check_frame_count, load_flow_frames, load_rgb_frames
 from src.data.layout import flow_frame_names, rgb_frame_name, write_n_frames
 from src.data.spatial import (CenterCrop, Compose, MultiScaleCrop, RandomCrop, RandomHorizontalFlip,
@@ -246,8 +246,11 @@ def test_training_draws_repeat_with_a_seed_and_differ_without(rgb_tree):
     a, b = source(3), source(3)
     first = [a[i][0] for i in range(3)]
     assert all(np.array_equal(x, b[i][0]) for i, x in enumerate(first))
-    again = [a[i][0] for i in range(3)]  # a second epoch draws new crops
-    assert not all(np.array_equal(x, y) for x, y in zip(first, again))
+    again = [a[i][0] for i in range(3)]  # draws depend on (seed, epoch, item) only, not on history
+    assert all(np.array_equal(x, y) for x, y in zip(first, again))
+    next_epoch = [a[len(a) + i][0] for i in range(3)]  # key epoch * len + item: epoch 1 draws new crops
+    assert not all(np.array_equal(x, y) for x, y in zip(first, next_epoch))
+    assert not all(np.array_equal(x, source(4)[i][0]) for i, x in enumerate(first))
 
 
 def test_dataset_problems_are_listed_together(rgb_tree, tmp_path):
@@ -338,3 +341,28 @@ def test_training_batches_with_workers(rgb_tree):
     clip, label, video = batches[0]
     assert clip.shape == (2, 3, 8, 24, 24) and clip.dtype == np.float32
     assert set(label.tolist()) <= {0, 1, 2}
+
+
+# --- EpochSampler: epochs, shards, whole batches -----------------------------------------------------------
+
+def test_epoch_sampler_training_shards_pad_equally_and_cut_to_batches():
+    shards = [EpochSampler(10, shuffle=True, seed=5, start_epoch=2, num_epochs=2, num_shards=3, shard_id=r,
+                           batch_size=2, drop_remainder=True) for r in range(3)]
+    keys = [list(s) for s in shards]
+    assert [len(k) for k in keys] == [8, 8, 8] == [len(s) for s in shards]  # ceil(10/3)=4 -> 4 per epoch
+    for epoch, chunk in ((2, slice(0, 4)), (3, slice(4, 8))):
+        items = [k - epoch * 10 for rank in keys for k in rank[chunk]]
+        assert all(0 <= i < 10 for i in items)
+        assert len(set(items)) == 10  # 12 slots: every item once, two wrapped around
+    assert keys[0][:4] != [k - 10 for k in keys[0][4:]]  # epochs are shuffled differently
+    assert list(shards[0]) == keys[0]  # iterating again yields the same keys (stateless)
+    resumed = EpochSampler(10, shuffle=True, seed=5, start_epoch=3, num_epochs=1, num_shards=3, shard_id=0,
+                           batch_size=2, drop_remainder=True)
+    assert list(resumed) == keys[0][4:]
+
+
+def test_epoch_sampler_evaluation_shards_are_disjoint_and_complete():
+    keys = [list(EpochSampler(7, num_shards=2, shard_id=r)) for r in range(2)]
+    assert sorted(keys[0] + keys[1]) == list(range(7)) and len(keys[0]) == 4
+    with pytest.raises(ValueError, match="one batch"):
+        EpochSampler(3, batch_size=4, drop_remainder=True)

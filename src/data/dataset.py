@@ -72,8 +72,11 @@ class VideoClipDataset:
     Item i is clip i % clips_per_video of video i // clips_per_video. `temporal` maps (n_frames, rng,
     clip_index) to 0-based frame offsets; `spatial` maps a uint8 (T, H, W, C) clip and the rng to a
     cropped one; the result is float32 (C, T, H, W) in [-1, 1] (or uint8 (C, T, H, W) without
-    `output_float`). With a `seed`, item i's random draws come
-    from (seed, i, how often this process has drawn item i), so a run repeats exactly.
+    `output_float`).
+
+    The dataset is indexed by keys `epoch * len(self) + item` (what EpochSampler yields). With a `seed`, the
+    random draws of a key come from (seed, epoch, item) alone: any worker process, in any order, and a run
+    resumed at epoch k draws exactly what an uninterrupted run draws.
     """
 
     def __init__(self, root, annotation_path, subset, mode, temporal, spatial, clips_per_video=1, seed=None,
@@ -86,33 +89,81 @@ class VideoClipDataset:
         self.seed = seed
         self.check_counts = check_counts
         self.output_float = output_float
-        self._draws = {}
 
     def __len__(self):
         return len(self.records) * self.clips_per_video
 
-    def _rng(self, index):
-        if self.seed is None:
-            return np.random.default_rng()
-        visit = self._draws.get(index, 0)
-        self._draws[index] = visit + 1
-        return np.random.default_rng([self.seed, index, visit])
+    def video_ids(self):
+        return [record.video_id for record in self.records]
 
-    def load_clip(self, index):
+    def _rng(self, epoch, item):
+        return np.random.default_rng() if self.seed is None else np.random.default_rng([self.seed, epoch, item])
+
+    def load_clip(self, item, epoch=0):
         """uint8 (T, H, W, C) after temporal sampling and spatial transforms."""
-        record = self.records[index // self.clips_per_video]
-        rng = self._rng(index)
+        record = self.records[item // self.clips_per_video]
+        rng = self._rng(epoch, item)
         if self.check_counts:
             check_frame_count(record.video_dir, record.n_frames, self.mode)
-        offsets = self.temporal(record.n_frames, rng, index % self.clips_per_video)
+        offsets = self.temporal(record.n_frames, rng, item % self.clips_per_video)
         clip = LOADERS[self.mode](record.video_dir, offsets)
         return self.spatial(clip, rng)
 
-    def __getitem__(self, index):
-        clip = self.load_clip(index)
+    def __getitem__(self, key):
+        epoch, item = divmod(int(key), len(self))
+        clip = self.load_clip(item, epoch)
         # uint8 rows are 4x smaller to pass between worker processes; create_dataset then normalises batches
         # in C++. output_float gives the model input directly instead.
         clip = to_model_input(clip) if self.output_float else np.ascontiguousarray(np.moveaxis(clip, 3, 0))
         # numpy arrays, never Python scalars: MindSpore's GeneratorDataset rejects scalar rows under numpy 2.
-        return (clip, np.array(self.records[index // self.clips_per_video].label, np.int32),
-                np.array(index // self.clips_per_video, np.int32))
+        video = item // self.clips_per_video
+        return clip, np.array(self.records[video].label, np.int32), np.array(video, np.int32)
+
+
+class EpochSampler:
+    """The item keys of epochs start_epoch .. start_epoch + num_epochs - 1, for GeneratorDataset.
+
+    Each epoch is a permutation drawn from (seed, epoch) (or the items in order), the same on every rank;
+    rank `shard_id` of `num_shards` takes every num_shards-th item of it. With `drop_remainder` (training)
+    the epoch is first padded by wrapping around so every rank gets the same number of items, then cut to
+    whole batches: every epoch has the same number of steps on every rank, and the batches of one epoch never
+    mix with the next. Without it (evaluation) the shards are disjoint and together hold every item once.
+
+    Stateless: MindSpore may iterate a sampler more often than it has epochs, so every iteration yields the
+    whole sequence and the epoch is carried by the key (see VideoClipDataset).
+    """
+
+    def __init__(self, num_items, shuffle=False, seed=None, start_epoch=0, num_epochs=1, num_shards=1,
+                 shard_id=0, batch_size=1, drop_remainder=False):
+        if num_items <= 0:
+            raise ValueError("no items to sample")
+        if not 0 <= shard_id < num_shards:
+            raise ValueError(f"shard_id {shard_id} outside {num_shards} shards")
+        self.num_items, self.shuffle, self.start_epoch, self.num_epochs = num_items, shuffle, start_epoch, num_epochs
+        self.num_shards, self.shard_id = num_shards, shard_id
+        self.batch_size, self.drop_remainder = batch_size, drop_remainder
+        # Without a seed, a fresh one per sampler: epochs still differ from each other.
+        self.seed = seed if seed is not None else int(np.random.default_rng().integers(2 ** 31))
+        if self.items_per_epoch == 0:
+            raise ValueError(f"{num_items} items over {num_shards} shard(s) do not fill one batch of {batch_size}")
+
+    @property
+    def items_per_epoch(self):
+        per_shard = -(-self.num_items // self.num_shards) if self.drop_remainder else len(
+            range(self.shard_id, self.num_items, self.num_shards))
+        return per_shard - per_shard % self.batch_size if self.drop_remainder else per_shard
+
+    def epoch_items(self, epoch):
+        order = np.random.default_rng([self.seed, epoch]).permutation(self.num_items) if self.shuffle \
+            else np.arange(self.num_items)
+        if self.drop_remainder:
+            padded = -(-self.num_items // self.num_shards) * self.num_shards
+            order = np.resize(order, padded)  # wraps around
+        return order[self.shard_id::self.num_shards][:self.items_per_epoch]
+
+    def __iter__(self):
+        for epoch in range(self.start_epoch, self.start_epoch + self.num_epochs):
+            yield from (epoch * self.num_items + self.epoch_items(epoch)).tolist()
+
+    def __len__(self):
+        return self.items_per_epoch * self.num_epochs

@@ -3,7 +3,7 @@ import mindspore as ms
 import mindspore.dataset as ds
 from mindspore.dataset import transforms, vision
 
-from ..data.dataset import VideoClipDataset
+from ..data.dataset import EpochSampler, VideoClipDataset
 from ..data.spatial import CenterCrop, Compose, MultiScaleCrop, RandomCrop, RandomHorizontalFlip, ResizeShortSide
 from ..data.temporal import TemporalEvenCrops, TemporalRandomCrop
 
@@ -38,12 +38,15 @@ def create_temporal_sampler(subset, clip_len, num_clips=1):
 
 
 def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spatial_size=224, batch_size=1,
-                   num_val_samples=1, short_side=None, multiscale=False, num_workers=1, num_shards=None,
-                   shard_id=None, seed=None, shuffle=None, drop_remainder=None, normalize_late=True):
+                   num_val_samples=1, short_side=None, multiscale=False, num_workers=1, num_shards=1,
+                   shard_id=0, seed=None, shuffle=None, drop_remainder=None, start_epoch=0, num_epochs=1,
+                   normalize_late=True):
     """Returns (batched mindspore dataset with columns clip/label/video_index, VideoClipDataset source).
 
     Training shuffles and drops the last incomplete batch; evaluation keeps every clip, in order, with
     `num_val_samples` clips per video (fuse scores per video by the video_index column).
+    The dataset holds epochs start_epoch .. start_epoch + num_epochs - 1 back to back (see EpochSampler),
+    each of the same number of batches in training: iterate it once, `num_epochs=1`, and count steps.
     normalize_late: workers pass uint8 clips and whole batches are scaled to [-1, 1] in C++ (about twice the
     throughput of converting each clip to float32 in Python: benchmarks/data_pipeline.py).
     """
@@ -59,10 +62,13 @@ def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spati
     expected = DATASETS[name]["num_classes"]
     if expected is not None and len(source.class_names) != expected:
         raise ValueError(f"{annotation_path}: {len(source.class_names)} labels, but {name} has {expected}")
-    dataset = ds.GeneratorDataset(source, column_names=COLUMNS, shuffle=training if shuffle is None else shuffle,
-                                  num_parallel_workers=num_workers, python_multiprocessing=num_workers > 1,
-                                  num_shards=num_shards, shard_id=shard_id)
-    dataset = dataset.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder)
+    drop_remainder = training if drop_remainder is None else drop_remainder
+    sampler = EpochSampler(len(source), shuffle=training if shuffle is None else shuffle, seed=seed,
+                           start_epoch=start_epoch, num_epochs=num_epochs, num_shards=num_shards or 1,
+                           shard_id=shard_id or 0, batch_size=batch_size, drop_remainder=drop_remainder)
+    dataset = ds.GeneratorDataset(source, column_names=COLUMNS, sampler=sampler, num_parallel_workers=num_workers,
+                                  python_multiprocessing=num_workers > 1)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     if normalize_late:
         # (x - 127.5) / 127.5: centring first is exact for integers, so 255 maps to 1.0, not 1.0000001.
         dataset = dataset.map([transforms.TypeCast(ms.float32), vision.Rescale(1.0, -127.5),

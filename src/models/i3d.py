@@ -7,7 +7,7 @@ mapping foreign checkpoints (src/weights/naming.py) read the same table.
 """
 from mindspore import nn, ops
 
-from .layers import ClampedAvgPool3d, MaxPool3dSame, Unit3D
+from .layers import ClampedAvgPool3d, CountedDropout, MaxPool3dSame, Unit3D
 from .registry import register_model
 
 # The branches of an Inception block, in concatenation order: 1x1 | 1x1 -> 3x3 | 1x1 -> 3x3 | pool -> 1x1.
@@ -90,7 +90,7 @@ class I3D(nn.Cell):
             setattr(self, name, layer)
         self.num_features = channels
         self.avg_pool = ClampedAvgPool3d(HEAD_POOL)
-        self.dropout = nn.Dropout(p=1.0 - dropout_keep_prob)
+        self.dropout = CountedDropout(p=1.0 - dropout_keep_prob)
         self.logits = Unit3D(channels, num_classes, 1, use_bn=False, activation=False, use_bias=True)
 
     def forward_features(self, x):

@@ -1,4 +1,7 @@
-"""Building blocks shared by the 3-D backbones: TF-SAME padding, Unit3D, max pool, the clamped head pool."""
+"""Building blocks shared by the 3-D backbones: TF-SAME padding, Unit3D, max pool, the clamped head pool,
+and a dropout whose random stream is saved with the checkpoint."""
+import mindspore as ms
+import numpy as np
 from mindspore import nn, ops
 
 
@@ -96,3 +99,54 @@ class ClampedAvgPool3d(nn.Cell):
         for i in range(1, kt):
             total = total + y[:, :, i:i + out_t]
         return total / kt
+
+
+# A network parameter that is run state, not a learnt weight: checkpoints carry it so a resumed run continues
+# its random stream, but pretrained weights (converted from other frameworks) need not contain it.
+RUN_STATE_SUFFIXES = (".draw_count",)
+
+
+def is_run_state(name):
+    return name.endswith(RUN_STATE_SUFFIXES)
+
+
+class CountedDropout(nn.Cell):
+    """Inverted dropout whose mask is a hash of (seed, how many masks were drawn before, element index).
+
+    MindSpore's Dropout kernel keeps its random state inside the kernel, where no checkpoint can reach it,
+    so a resumed run would draw other masks than an uninterrupted one. Here the only state is the
+    `draw_count` parameter: it is saved with the network, and a resumed run draws exactly the masks the
+    uninterrupted run would have. The hash is the 32-bit finaliser of MurmurHash3 (one multiply-xor-shift
+    round per 16 bits), computed in int32 with the sign bit masked off.
+    """
+
+    _MIX = (0x45D9F3B, 0x45D9F3B)
+
+    def __init__(self, p=0.5, seed=0):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = p
+        self.keep_threshold = int(round((1.0 - p) * (1 << 24)))  # compare 24 bits of the hash
+        self.seed = int(seed) & 0x7FFFFFFF
+        self.draw_count = ms.Parameter(ms.Tensor(np.zeros((1,), np.int32)), name="draw_count", requires_grad=False)
+
+    def _hash(self, x):
+        # x // 65536 is x >> 16 for the non-negative values kept here (the int32 shift op is not on every
+        # backend); products wrap around in int32 and are masked back to 31 bits.
+        for multiplier in self._MIX:
+            x = ops.bitwise_and(ops.bitwise_xor(x, ops.floor_div(x, 65536)) * multiplier, 0x7FFFFFFF)
+        return ops.bitwise_xor(x, ops.floor_div(x, 65536))
+
+    def construct(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        count = x.size
+        index = ops.arange(0, count, dtype=ms.int32).reshape(x.shape)
+        # Distinct draws get distinct inputs while fewer than 2**31 elements are drawn in all; hashing the
+        # draw number first keeps consecutive draws from sharing structure.
+        salt = self._hash(ops.bitwise_and(self.draw_count * 7919 + self.seed, 0x7FFFFFFF))
+        bits = ops.floor_div(self._hash(ops.bitwise_and(index + salt * 1000003, 0x7FFFFFFF)), 128)
+        keep = (bits < self.keep_threshold).astype(x.dtype)
+        ops.assign_add(self.draw_count, ops.ones((1,), ms.int32))
+        return x * keep / (1.0 - self.p)

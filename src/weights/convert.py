@@ -5,6 +5,8 @@ import tempfile
 import mindspore as ms
 import numpy as np
 
+from ..models.layers import is_run_state
+
 
 class CheckpointMismatchError(ValueError):
     """A source checkpoint does not fill the network exactly."""
@@ -100,7 +102,7 @@ def convert_to_checkpoint(source, save_path, source_name, model="i3d", num_class
     if source_classes is None:
         raise CheckpointMismatchError(f"{source_name}: no classifier '{head_key}' found ({scheme.description})")
     net = model_entrypoint(model)(num_classes=source_classes, in_channels=source_channels)
-    shapes = {p.name: tuple(p.shape) for p in net.get_parameters()}
+    shapes = {p.name: tuple(p.shape) for p in net.get_parameters() if not is_run_state(p.name)}
     params = convert_state_dict(source, scheme, shapes, source_name)
     log(f"{source_name}: {scheme.description}, {len(params)} tensors, {source_channels} input channels, "
         f"{source_classes} classes")

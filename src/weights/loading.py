@@ -4,6 +4,7 @@ import os
 
 import mindspore as ms
 
+from ..models.layers import is_run_state
 from .convert import CheckpointMismatchError, rgb_to_flow_first_conv
 
 logger = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ def read_checkpoint(path):
 
 
 def load_pretrained(net, path, classifier="logits", first_conv=None, cross_modality=False):
-    """Load the network parameters of checkpoint `path` into `net`; return the names left as initialised.
+    """Load the network parameters of checkpoint `path` into `net`; return the weights left as initialised.
 
     Only entries named exactly like a network parameter are read: a training checkpoint also holds
     optimizer state (`moment1.logits.conv.weight`, ...) and step counters, which carry the head's name
@@ -50,7 +51,8 @@ def load_pretrained(net, path, classifier="logits", first_conv=None, cross_modal
                        ", ".join(f"{n} {tuple(stored[n].shape)}" for n in replaced), net_params[replaced[0]].shape[0])
     misshaped = [f"{n}: checkpoint {tuple(v.shape)}, network {tuple(net_params[n].shape)}"
                  for n, v in state.items() if tuple(v.shape) != tuple(net_params[n].shape)]
-    missing = sorted(n for n in net_params if n not in state and not n.startswith(classifier + "."))
+    missing = sorted(n for n in net_params if n not in state and not n.startswith(classifier + ".")
+                     and not is_run_state(n))
     if misshaped or missing:
         hint = ""
         if first_conv and any(m.startswith(f"{first_conv}.conv.weight") for m in misshaped):
@@ -60,7 +62,7 @@ def load_pretrained(net, path, classifier="logits", first_conv=None, cross_modal
             + (f"  {len(missing)} missing: {'; '.join(missing[:20])}\n" if missing else "")
             + (f"  {len(misshaped)} mis-shaped: {'; '.join(misshaped[:20])}" if misshaped else ""))
     ms.load_param_into_net(net, state, strict_load=False)
-    left = sorted(n for n in net_params if n not in state)
+    left = sorted(n for n in net_params if n not in state and not is_run_state(n))
     absent = [n for n in left if n not in replaced]
     if absent:
         logger.warning("%s holds no classifier (%s): it stays randomly initialised", path, ", ".join(absent))
