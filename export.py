@@ -8,16 +8,15 @@ from config import parse_config
 from src.context import init_context
 from src.deploy import export_model
 from src.deploy.export import check_export_request
-from src.factory import create_model, in_channels_for
+from src.factory import in_channels_for, model_from_config, resolve_num_classes
 
 
 def main(argv=None):
     cfg = parse_config(argv, description=__doc__)
     check_export_request(cfg.file_format, cfg.device_target, cfg.dynamic_batch)
     init_context(cfg.device_target, cfg.device_id, cfg.context)
-    net = create_model(cfg.model, num_classes=cfg.num_classes, mode=cfg.mode,
-                       dropout_keep_prob=cfg.dropout_keep_prob, checkpoint_path=cfg.checkpoint_path,
-                       cross_modality=cfg.cross_modality)
+    num_classes = resolve_num_classes(cfg, checkpoint_path=cfg.checkpoint_path)
+    net = model_from_config(cfg, cfg.mode, num_classes, cfg.checkpoint_path, inference=True)
     shape = (cfg.batch_size, in_channels_for(cfg.mode), cfg.sample_duration, cfg.spatial_size, cfg.spatial_size)
     path = export_model(net, cfg.file_name, cfg.file_format, shape, device_target=cfg.device_target,
                         dynamic_batch=cfg.dynamic_batch, verify=cfg.verify_export)

@@ -1,3 +1,6 @@
 """Factories: one obvious entry for each thing an entry script builds."""
+from ..training.lr_schedule import create_lr_schedule  # noqa: F401
+from ..training.optimizer import create_optimizer  # noqa: F401
 from .data_factory import create_dataset, create_temporal_sampler, create_transforms  # noqa: F401
+from .from_config import dataset_from_config, model_from_config, resolve_num_classes, stream_paths  # noqa: F401
 from .model_factory import create_model, in_channels_for  # noqa: F401

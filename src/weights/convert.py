@@ -1,10 +1,9 @@
 """Turn a foreign I3D state dict (numpy arrays under another project's names) into ours, checking everything."""
-import os
-import tempfile
 
 import mindspore as ms
 import numpy as np
 
+from ..fileio import atomic_output
 from ..models.layers import is_run_state
 
 
@@ -64,21 +63,17 @@ def rgb_to_flow_first_conv(weight, flow_channels=2):
     return np.repeat(weight.mean(axis=1, keepdims=True), flow_channels, axis=1)
 
 
-def save_checkpoint_atomic(params, path):
-    """Write {name: array} as a MindSpore checkpoint; a killed process never leaves a partial `path`."""
-    path = os.path.abspath(path)
-    if not path.endswith(".ckpt"):
+def save_checkpoint_atomic(params, path, append_dict=None):
+    """Write {name: array or Tensor} as a MindSpore checkpoint; a killed process never leaves a partial `path`.
+
+    The file is written under a temporary name in the same folder and renamed when complete: a reader sees
+    the old file, the new one, or none, never a truncated one. `append_dict`: {name: int/float} run facts.
+    """
+    if not str(path).endswith(".ckpt"):
         raise ValueError(f"{path}: a MindSpore checkpoint file name must end in .ckpt")
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".ckpt", dir=directory)
-    os.close(fd)
-    try:
-        ms.save_checkpoint([{"name": k, "data": ms.Tensor(np.asarray(v))} for k, v in params.items()], tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_output(path) as tmp:
+        ms.save_checkpoint([{"name": k, "data": v if isinstance(v, ms.Tensor) else ms.Tensor(np.asarray(v))}
+                            for k, v in params.items()], tmp, append_dict=append_dict)
     return path
 
 

@@ -22,7 +22,7 @@ def read_checkpoint(path):
                          "see src/tools/pt2ckpt.py and src/tools/i3d_jax2ckpt.py") from None
 
 
-def load_pretrained(net, path, classifier="logits", first_conv=None, cross_modality=False):
+def load_pretrained(net, path, classifier="logits", first_conv=None, cross_modality=False, require_classifier=False):
     """Load the network parameters of checkpoint `path` into `net`; return the weights left as initialised.
 
     Only entries named exactly like a network parameter are read: a training checkpoint also holds
@@ -43,6 +43,14 @@ def load_pretrained(net, path, classifier="logits", first_conv=None, cross_modal
                            path, key, net_params[key].shape[1])
     replaced = sorted(n for n in state if n.startswith(classifier + ".")
                       and tuple(state[n].shape) != tuple(net_params[n].shape))
+    if require_classifier:  # evaluation: a new, random head would score nonsense
+        heads = [n for n in net_params if n.startswith(classifier + ".")]
+        absent_or_other = [n for n in heads if n not in state or n in replaced]
+        if absent_or_other:
+            shapes = ", ".join(f"{n} {tuple(stored[n].shape) if n in stored else 'absent'}" for n in absent_or_other)
+            raise CheckpointMismatchError(
+                f"{path}: its classifier does not fit a {net_params[heads[0]].shape[0]}-class network ({shapes}); "
+                "evaluate with the num_classes it was trained with")
     for name in replaced:
         del state[name]
     if replaced:

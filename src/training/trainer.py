@@ -1,0 +1,121 @@
+"""The training loop: steps over an epoch-spanning dataset, validation, checkpoints, history, resume."""
+import logging
+import math
+import time
+
+import mindspore as ms
+import numpy as np
+from mindspore import nn
+from tqdm import tqdm
+
+from .checkpoint import read_run_state
+
+logger = logging.getLogger(__name__)
+
+# Never restored on --resume: the per-step learning rates are recomputed from the configuration (a resumed
+# run may extend num_epochs), and the optimizer's global_step says where in them the run is.
+_DERIVED = ("learning_rate",)
+
+
+def build_train_step(net, loss_fn, optimizer, amp_level="O0", loss_scale=1024.0, device_target="CPU"):
+    """One optimisation step as a Cell: (clips, labels) -> loss.
+
+    O1-O3 cast to float16 with a FIXED loss scale that never skips an update (drop_overflow_update=False):
+    MindSpore's dynamic loss scale is rejected on CPU, and a fixed one behaves the same on every device. The
+    optimizer must be built with the same `loss_scale` (it divides the gradients by it).
+    """
+    if amp_level == "O0":
+        return nn.TrainOneStepCell(nn.WithLossCell(net, loss_fn), optimizer)
+    if device_target == "CPU":
+        logger.warning("amp_level %s on CPU: float16 kernels are slower than float32 here (measured), and "
+                       "bfloat16 is not supported; O0 is the better choice on CPU", amp_level)
+    manager = ms.amp.FixedLossScaleManager(loss_scale, drop_overflow_update=False)
+    return ms.amp.build_train_network(net, optimizer, loss_fn, level=amp_level, loss_scale_manager=manager)
+
+
+class Trainer:
+    """Trains `net` through `train_step`; saves, validates and records on the main process only.
+
+    evaluate: callable(net) -> {"top1", "top5", ...} on the validation set, or None for no validation.
+    """
+
+    def __init__(self, net, train_step, checkpoints, history, evaluate=None, is_main=True, sink_mode=False,
+                 progress=True):
+        self.net, self.train_step = net, train_step
+        self.checkpoints, self.history, self.evaluate = checkpoints, history, evaluate
+        self.is_main, self.sink_mode, self.progress = is_main, sink_mode, progress
+
+    def state(self):
+        """{name: Parameter} of the network and optimizer: everything a resumed run needs."""
+        return {p.name: p for p in self.train_step.get_parameters() if p.name not in _DERIVED}
+
+    def restore(self, path):
+        """Load a training checkpoint (weights, optimizer moments and step, dropout counter); epochs done."""
+        stored, epochs_done = read_run_state(path)
+        state = self.state()
+        missing = sorted(set(state) - set(stored))
+        if missing:
+            raise ValueError(f"{path} does not hold the state of this run ({len(missing)} missing, e.g. "
+                             f"{missing[:5]}): resume with the same model, optimizer and finetune_prefixes")
+        ms.load_param_into_net(self.train_step, {k: v for k, v in stored.items() if k in state}, strict_load=True)
+        return epochs_done
+
+    def _run_epoch(self, iterator, steps, epoch, num_epochs):
+        self.train_step.set_train(True)
+        if self.sink_mode:
+            return [float(np.asarray(self._sink_step().asnumpy()).reshape(-1)[0])]
+        losses = []
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{num_epochs}", disable=not (self.progress and self.is_main),
+                   leave=False)
+        for step in bar:
+            clips, labels, _ = next(iterator)
+            out = self.train_step(clips, labels)
+            loss = float((out[0] if isinstance(out, tuple) else out).asnumpy())
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"training loss is {loss} at epoch {epoch + 1}, step {step + 1}: lower "
+                                         "--lr (or use amp_level O0)")
+            losses.append(loss)
+            bar.set_postfix(loss=f"{loss:.3f}")
+        return losses
+
+    def fit(self, train_data, start_epoch, num_epochs, lr_per_step, checkpoint_frequency=1, log=print):
+        """Epochs start_epoch .. num_epochs - 1 of `train_data` (an EpochSampler dataset spanning exactly them).
+
+        After each epoch: validation, history (JSON + PNG), the epoch checkpoint every `checkpoint_frequency`
+        epochs and after the last one, and the best checkpoint by validation top-1.
+        """
+        epochs = num_epochs - start_epoch
+        steps = train_data.get_dataset_size() // epochs
+        if steps * epochs != train_data.get_dataset_size():
+            raise ValueError(f"the training data holds {train_data.get_dataset_size()} batches, not {epochs} "
+                             "equal epochs")
+        if self.sink_mode:
+            # Ascend/GPU: each call runs one epoch of steps on the device, fed by the dataset queue.
+            self._sink_step = ms.data_sink(lambda clips, labels, videos: self.train_step(clips, labels),
+                                           train_data, sink_size=steps)
+            iterator = None
+        else:
+            iterator = train_data.create_tuple_iterator(num_epochs=1)
+        best = self.history.best()
+        for epoch in range(start_epoch, num_epochs):
+            started = time.perf_counter()
+            losses = self._run_epoch(iterator, steps, epoch, num_epochs)
+            done = epoch + 1
+            row = {"epoch": done, "train_loss": float(np.mean(losses)), "lr": float(lr_per_step[done * steps - 1]),
+                   "train_seconds": time.perf_counter() - started}
+            if self.evaluate is not None and self.is_main:
+                metrics = self.evaluate(self.net)
+                row.update(val_top1=metrics["top1"], val_top5=metrics["top5"],
+                           val_mean_class_accuracy=metrics["mean_class_accuracy"])
+            if self.is_main:
+                if done % checkpoint_frequency == 0 or done == num_epochs:
+                    self.checkpoints.save(self.state(), done, steps)
+                if "val_top1" in row and (best is None or row["val_top1"] > best["val_top1"]):
+                    self.checkpoints.save_best(self.state(), done)
+                    best = row
+                self.history.add_epoch(row, losses)
+                val = (f", validation top-1 {row['val_top1']:.3f} top-5 {row['val_top5']:.3f}"
+                       if "val_top1" in row else "")
+                log(f"epoch {done}/{num_epochs}: loss {row['train_loss']:.4f}, lr {row['lr']:.3g}{val}, "
+                    f"{row['train_seconds']:.1f} s")
+        return self.history
