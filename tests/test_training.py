@@ -1,0 +1,237 @@
+"""train.py and eval.py end to end on a small synthetic frame tree: resume equals an uninterrupted run, seeds,
+checkpoint policy, atomic checkpoints, single / joint / multi-checkpoint evaluation."""
+import json
+import os
+
+import mindspore as ms
+import numpy as np
+import pytest
+
+import eval as eval_script
+import train as train_script
+from src.factory import create_model
+from src.training.checkpoint import CheckpointManager
+from src.weights import save_checkpoint_atomic
+
+from clip_trees import make_tree, write_annotation
+
+LABELS = ["brush_hair", "cartwheel", "chew"]
+# 4 training videos per class (12: 6 steps of 2), 3 validation videos per class (9: a short last batch of 4)
+VIDEOS = {(label, f"{label[:2]}{i}"): 12 + 3 * i for label in LABELS for i in range(7)}
+SUBSETS = {vid: ("training" if int(vid[2:]) < 4 else "validation") for _, vid in VIDEOS}
+CLIP = ["--train_sample_duration", "8", "--test_sample_duration", "8", "--spatial_size", "32"]
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory):
+    root = tmp_path_factory.mktemp("trees")
+    make_tree(str(root / "rgb"), VIDEOS, mode="rgb")
+    make_tree(str(root / "flow"), VIDEOS, mode="flow")
+    return {"rgb": str(root / "rgb"), "flow": str(root / "flow"),
+            "annotation": write_annotation(root / "ann.json", VIDEOS, SUBSETS, LABELS)}
+
+
+def train_args(trees, save_dir, *extra, mode="rgb"):
+    return ["--dataset", "video_json", "--mode", mode, "--video_path", trees[mode], "--annotation_path",
+            trees["annotation"], *CLIP, "--batch_size", "2", "--num_workers", "1", "--lr", "0.001",
+            "--lr_de_epochs", "1", "--lr_de_rate", "0.5", "--save_dir", str(save_dir), "--seed", "7", *extra]
+
+
+def read_params(path):
+    return {name: p.asnumpy() for name, p in ms.load_checkpoint(str(path)).items()}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(trees, tmp_path_factory):
+    """Three epochs in one go (validation on, keep the newest two checkpoints)."""
+    save_dir = tmp_path_factory.mktemp("uninterrupted")
+    history = train_script.main(train_args(trees, save_dir, "--num_epochs", "3", "--checkpoints_num_keep", "2"))
+    return save_dir, history.data
+
+
+@pytest.mark.slow
+def test_uninterrupted_run_writes_the_checkpoint_policy_and_history(uninterrupted):
+    save_dir, history = uninterrupted
+    names = sorted(os.listdir(save_dir))
+    assert names == ["config.yaml", "history.json", "history.png", "i3d-2_6.ckpt", "i3d-3_6.ckpt", "i3d-best.ckpt"]
+    assert [row["epoch"] for row in history["epochs"]] == [1, 2, 3]
+    assert len(history["step_loss"]) == 18
+    # step decay every epoch: the lr recorded at the end of each epoch halves
+    assert [row["lr"] for row in history["epochs"]] == pytest.approx([1e-3, 5e-4, 2.5e-4])
+    best = max(history["epochs"], key=lambda row: row["val_top1"])
+    assert int(ms.load_checkpoint(str(save_dir / "i3d-best.ckpt"))["epochs_done"].asnumpy()) == best["epoch"]
+    # the checkpoint carries optimizer state and the dropout's draw counter (6 steps x 3 epochs)
+    params = read_params(save_dir / "i3d-3_6.ckpt")
+    assert int(params["global_step"].reshape(-1)[0]) == 18 and int(params["dropout.draw_count"][0]) == 18
+    assert any(name.startswith("moment1.") for name in params)
+
+
+@pytest.mark.slow
+def test_resume_after_a_kill_equals_the_uninterrupted_run(trees, uninterrupted, tmp_path):
+    """Kill after epoch 1 (simulated: the later checkpoints are gone, the history says more), resume, finish:
+    the same parameters, optimizer state and loss curve, bit for bit, even with 2 data workers."""
+    reference_dir, reference = uninterrupted
+    args = train_args(trees, tmp_path, "--num_epochs", "3", "--checkpoints_num_keep", "2", "--num_workers", "2")
+    train_script.main(args[:] + ["--num_epochs", "1"])
+    (tmp_path / "i3d-best.ckpt").unlink()
+    history = json.loads((tmp_path / "history.json").read_text())
+    history["epochs"].append({"epoch": 2, "train_loss": 0.0, "lr": 0.0})  # an epoch the kill interrupted
+    (tmp_path / "history.json").write_text(json.dumps(history))
+    (tmp_path / ".partial-x.ckpt").write_bytes(b"truncated")              # a killed save's leftover
+    resumed = train_script.main(args + ["--resume"]).data
+    assert resumed["step_loss"] == reference["step_loss"]
+    assert [r["val_top1"] for r in resumed["epochs"]] == [r["val_top1"] for r in reference["epochs"]]
+    ours, theirs = read_params(tmp_path / "i3d-3_6.ckpt"), read_params(reference_dir / "i3d-3_6.ckpt")
+    assert sorted(ours) == sorted(theirs)
+    different = [name for name in ours if not np.array_equal(ours[name], theirs[name])]
+    assert not different
+
+
+@pytest.mark.slow
+def test_another_seed_gives_another_loss_curve(trees, uninterrupted, tmp_path):
+    _, reference = uninterrupted
+    history = train_script.main(train_args(trees, tmp_path, "--num_epochs", "1", "--no_eval") + ["--seed", "8"])
+    assert history.data["step_loss"] != reference["step_loss"][:6]
+    assert "val_top1" not in history.data["epochs"][0]
+
+
+def test_resume_refuses_a_checkpoint_without_run_state(trees, tmp_path):
+    net = create_model("i3d", num_classes=3, mode="rgb")
+    save_checkpoint_atomic({p.name: p for p in net.get_parameters()}, str(tmp_path / "i3d-1_6.ckpt"))
+    with pytest.raises(ValueError, match="not a training checkpoint"):
+        train_script.main(train_args(trees, tmp_path, "--num_epochs", "2", "--resume"))
+
+
+def test_a_failed_save_leaves_the_previous_checkpoint_and_no_partial_file(tmp_path, monkeypatch):
+    manager = CheckpointManager(str(tmp_path), keep=3)
+    weights = {"w": np.ones(4, np.float32)}
+    manager.save(weights, 1, 6)
+    real_save = ms.save_checkpoint
+
+    def killed_midway(params, path, **kwargs):
+        real_save(params, path, **kwargs)
+        with open(path, "r+b") as f:   # what a kill during the write leaves: a truncated file
+            f.truncate(20)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ms, "save_checkpoint", killed_midway)
+    with pytest.raises(KeyboardInterrupt):
+        manager.save(weights, 2, 6)
+    assert os.listdir(tmp_path) == ["i3d-1_6.ckpt"]
+    assert manager.latest() == str(tmp_path / "i3d-1_6.ckpt")
+
+
+def test_checkpoint_names_and_pruning(tmp_path):
+    manager = CheckpointManager(str(tmp_path), prefix="i3d", keep=2)
+    for epoch in (1, 2, 3):
+        manager.save({"w": np.full(2, epoch, np.float32)}, epoch, 5)
+    assert [e for e, _ in manager.epoch_checkpoints()] == [2, 3]
+    assert manager.find(3).endswith("i3d-3_5.ckpt")
+    with pytest.raises(FileNotFoundError, match="i3d-1_<steps>"):
+        manager.find(1)
+
+
+# --------------------------------------------------------------------------------------------------------
+# eval.py
+# --------------------------------------------------------------------------------------------------------
+def eval_args(trees, result_dir, *extra):
+    return ["--dataset", "video_json", "--video_path", trees["rgb"], "--annotation_path", trees["annotation"],
+            *CLIP, "--batch_size", "4", "--num_workers", "1", "--result_dir", str(result_dir), *extra]
+
+
+@pytest.fixture(scope="module")
+def random_checkpoints(tmp_path_factory):
+    """Untrained 3-class rgb and flow networks: evaluation only needs fixed, different scores."""
+    folder = tmp_path_factory.mktemp("random_ckpts")
+    paths = {}
+    for seed, mode in enumerate(("rgb", "flow")):
+        ms.set_seed(seed)
+        net = create_model("i3d", num_classes=3, mode=mode, dropout_keep_prob=1.0)
+        paths[mode] = save_checkpoint_atomic({p.name: p for p in net.get_parameters()}, str(folder / f"{mode}.ckpt"))
+    return paths
+
+
+@pytest.mark.slow
+def test_single_stream_evaluation_scores_every_video_and_writes_its_files(trees, random_checkpoints, tmp_path):
+    metrics = eval_script.main(eval_args(trees, tmp_path, "--test_mode", "rgb", "--rgb_path",
+                                         random_checkpoints["rgb"], "--num_val_samples", "2"))
+    assert metrics["num_videos"] == 9  # 18 clips in batches of 4: the short last batch is kept
+    for suffix in ("metrics.json", "predictions.csv", "confusion.csv", "confusion.png"):
+        assert (tmp_path / f"rgb_{suffix}").stat().st_size > 0
+    rows = (tmp_path / "rgb_predictions.csv").read_text().splitlines()[1:]
+    assert len(rows) == 9
+    assert metrics["top1"] == pytest.approx(np.mean([int(r.split(",")[3]) for r in rows]))
+    assert np.sum(metrics["confusion_matrix"]) == 9
+
+
+@pytest.mark.slow
+def test_joint_evaluation_fuses_by_video_id(trees, random_checkpoints, tmp_path):
+    common = eval_args(trees, tmp_path, "--test_mode", "joint", "--rgb_path", random_checkpoints["rgb"],
+                       "--flow_path", random_checkpoints["flow"], "--video_path_joint_flow", trees["flow"])
+    joint = eval_script.main(common)
+    rgb = json.loads((tmp_path / "rgb_metrics.json").read_text())
+    flow = json.loads((tmp_path / "flow_metrics.json").read_text())
+    assert joint["num_videos"] == rgb["num_videos"] == flow["num_videos"] == 9
+    rgb_only = eval_script.main(common + ["--flow_weight", "0"])
+    assert rgb_only["confusion_matrix"] == rgb["confusion_matrix"]
+    flow_only = eval_script.main(common + ["--rgb_weight", "0", "--fusion", "softmax"])
+    assert flow_only["confusion_matrix"] == flow["confusion_matrix"]
+
+
+def test_joint_evaluation_refuses_streams_with_different_videos(trees, random_checkpoints, tmp_path):
+    data = json.loads(open(trees["annotation"]).read())
+    del data["database"]["br4"]   # a validation video the flow stream does not have
+    flow_annotation = tmp_path / "flow_ann.json"
+    flow_annotation.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="1 only in rgb.*br4"):
+        eval_script.main(eval_args(trees, tmp_path, "--test_mode", "joint", "--rgb_path", random_checkpoints["rgb"],
+                                   "--flow_path", random_checkpoints["flow"], "--video_path_joint_flow",
+                                   trees["flow"], "--annotation_path_joint_flow", str(flow_annotation)))
+
+
+def test_evaluation_refuses_a_checkpoint_of_another_class_count(trees, tmp_path):
+    net = create_model("i3d", num_classes=5, mode="rgb")
+    path = save_checkpoint_atomic({p.name: p for p in net.get_parameters()}, str(tmp_path / "five.ckpt"))
+    with pytest.raises(ValueError, match="does not fit a 3-class network"):
+        eval_script.main(eval_args(trees, tmp_path, "--test_mode", "rgb", "--rgb_path", path))
+
+
+@pytest.mark.slow
+def test_multi_checkpoint_evaluation_writes_summary(trees, uninterrupted, tmp_path):
+    save_dir, history = uninterrupted
+    rows = eval_script.main(eval_args(trees, tmp_path, "--test_mode", "rgb", "--checkpoint_dir", str(save_dir),
+                                      "--checkpoint_epochs", "2-3"))
+    assert [os.path.basename(r["checkpoint"]) for r in rows] == ["i3d-2_6.ckpt", "i3d-3_6.ckpt"]
+    # evaluation of a checkpoint reproduces the validation done during training
+    assert [r["top1"] for r in rows] == pytest.approx([row["val_top1"] for row in history["epochs"][1:]])
+    summary = (tmp_path / "summary.txt").read_text().splitlines()
+    assert len(summary) == 3 and summary[0].startswith("checkpoint: ") and summary[-1].startswith("best: ")
+    best = max(rows, key=lambda r: (r["top1"], r["top5"]))
+    assert os.path.basename(best["checkpoint"]) in summary[-1]
+
+
+def test_parse_epochs():
+    assert eval_script.parse_epochs("3-5,8") == [3, 4, 5, 8]
+    with pytest.raises(ValueError):
+        eval_script.parse_epochs(",")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("amp_level", ["O1", "O2", "O3"])
+def test_mixed_precision_levels_train_on_cpu(amp_level):
+    """O2 needs the fixed loss scale without overflow skipping (MindSpore rejects its dynamic one on CPU)."""
+    from mindspore import nn
+    from src.factory import create_optimizer
+    from src.training.trainer import build_train_step
+    net = create_model("i3d", num_classes=3, mode="rgb")
+    before = net.logits.conv.weight.asnumpy().copy()
+    optimizer = create_optimizer("adam", net.trainable_params(), 1e-3, loss_scale=1024.0)
+    step = build_train_step(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"), optimizer,
+                            amp_level, 1024.0, "CPU")
+    step.set_train(True)
+    out = step(ms.Tensor(np.random.default_rng(0).uniform(-1, 1, (2, 3, 8, 32, 32)).astype(np.float32)),
+               ms.Tensor(np.array([0, 2], np.int32)))
+    loss = float((out[0] if isinstance(out, tuple) else out).asnumpy())
+    assert np.isfinite(loss) and 0.1 < loss < 10
+    change = np.abs(net.logits.conv.weight.asnumpy().astype(np.float32) - before).max()
+    assert 1e-5 < change < 1e-2  # one Adam step of ~lr: the gradients were unscaled, not 1024x
