@@ -1,0 +1,32 @@
+# Sourced by the launch scripts: argument checks, absolute paths, the project's Python, logged runs.
+# The caller sets USAGE (one line) before sourcing.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SCRIPT_NAME="$(basename "$0")"
+PY="$ROOT/.venv/bin/python"
+
+fail() { echo "$SCRIPT_NAME: $1" >&2; exit 2; }
+usage() { echo "Usage: bash scripts/$SCRIPT_NAME $USAGE" >&2; [ -n "${1:-}" ] && echo "$SCRIPT_NAME: $1" >&2; exit 2; }
+is_count() { [[ "$1" =~ ^[0-9]+$ ]]; }
+absolute() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+existing_dir() { [ -d "$2" ] || fail "$1 $2: folder not found"; absolute "$2"; }
+existing_file() { [ -f "$2" ] || fail "$1 $2: file not found"; absolute "$2"; }
+device_target() {
+  case "$1" in CPU|GPU|Ascend) echo "$1" ;; *) fail "DEVICE_TARGET must be CPU, GPU or Ascend, got '$1'" ;; esac
+}
+[ -x "$PY" ] || fail "no project environment at $ROOT/.venv: run bash scripts/setup_env.sh first"
+
+# run_logged LOG COMMAND...: in the background with nohup, as the upstream scripts did (FOREGROUND=1: wait
+# for it and return its status, as the demo and the tests do). Prints where the log is either way.
+run_logged() {
+  local log=$1; shift
+  mkdir -p "$(dirname "$log")"
+  if [ "${FOREGROUND:-0}" = 1 ]; then
+    echo "$SCRIPT_NAME: running, log: $log"
+    local status=0
+    (cd "$ROOT" && "$@") >"$log" 2>&1 || status=$?
+    [ $status -eq 0 ] || { echo "$SCRIPT_NAME: failed (exit $status); the end of $log:" >&2; tail -n 5 "$log" >&2; }
+    return $status
+  fi
+  (cd "$ROOT" && nohup "$@" >"$log" 2>&1 &)
+  echo "$SCRIPT_NAME: started in the background, log: $log"
+}
