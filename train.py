@@ -84,7 +84,7 @@ def train(cfg):
 
     history = TrainingHistory(cfg.save_dir, chance=1.0 / num_classes, enabled=is_main)
     trainer = Trainer(net, train_step, checkpoints, history, evaluate=evaluate, is_main=is_main,
-                      sink_mode=sink_mode)
+                      sink_mode=sink_mode, rank=rank)
     if resume_from:
         trainer.restore(resume_from)
         history.resume(start_epoch, steps_per_epoch)
