@@ -2,18 +2,26 @@
 # The caller sets USAGE (one line) before sourcing.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SCRIPT_NAME="$(basename "$0")"
-PY="$ROOT/.venv/bin/python"
+VENV="${VENV:-$ROOT/.venv}"   # the project environment (scripts/setup_env.sh); VENV=... picks another
+PY="$VENV/bin/python"
 
 fail() { echo "$SCRIPT_NAME: $1" >&2; exit 2; }
 usage() { echo "Usage: bash scripts/$SCRIPT_NAME $USAGE" >&2; [ -n "${1:-}" ] && echo "$SCRIPT_NAME: $1" >&2; exit 2; }
 is_count() { [[ "$1" =~ ^[0-9]+$ ]]; }
+is_positive() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
 absolute() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 existing_dir() { [ -d "$2" ] || fail "$1 $2: folder not found"; absolute "$2"; }
 existing_file() { [ -f "$2" ] || fail "$1 $2: file not found"; absolute "$2"; }
+# A checkpoint to start from, or "none" / "" for training from scratch (prints "" then).
+checkpoint_or_none() {
+  if [ -z "$2" ] || [ "$2" = none ]; then echo ""; return; fi
+  [ -f "$2" ] || fail "$1 $2: file not found (\"none\" trains from scratch)"
+  absolute "$2"
+}
 device_target() {
   case "$1" in CPU|GPU|Ascend) echo "$1" ;; *) fail "DEVICE_TARGET must be CPU, GPU or Ascend, got '$1'" ;; esac
 }
-[ -x "$PY" ] || fail "no project environment at $ROOT/.venv: run bash scripts/setup_env.sh first"
+[ -x "$PY" ] || fail "no project environment at $VENV: run bash scripts/setup_env.sh first"
 
 # run_logged LOG COMMAND...: in the background with nohup, as the upstream scripts did (FOREGROUND=1: wait
 # for it and return its status, as the demo and the tests do). Prints where the log is either way.

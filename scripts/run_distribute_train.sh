@@ -10,28 +10,14 @@
 # OUTPUT_DIR (default: ./output_distribute) receives <dataset>_<mode>/ (checkpoints, config.yaml and history, from
 # rank 0 only) and <dataset>_<mode>_device<i>_log.txt, one log per device.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-NAME="$(basename "${BASH_SOURCE[0]}")"
-
-if [ $# -lt 8 ]; then
-  sed -n '6,7p' "${BASH_SOURCE[0]}" | sed 's/^# //' >&2
-  echo "$NAME: expected at least 8 arguments, got $#" >&2
-  exit 2
-fi
+USAGE="RANK_SIZE RANK_TABLE_FILE DATASET MODE NUM_EPOCHS VIDEO_PATH ANNOTATION_PATH CHECKPOINT_PATH [DEVICE_TARGET=Ascend] [options]"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+[ $# -ge 8 ] || usage "expected at least 8 arguments, got $#"
 RANK_SIZE=$1 RANK_TABLE_FILE=$2 DATASET=$3 MODE=$4 NUM_EPOCHS=$5 VIDEO_PATH=$6 ANNOTATION_PATH=$7 CHECKPOINT_PATH=$8
 shift 8
 DEVICE_TARGET=Ascend
-if [ $# -gt 0 ] && [[ "$1" != -* ]]; then
-  DEVICE_TARGET=$1
-  shift
-fi
+if [ $# -gt 0 ] && [[ "$1" != -* ]]; then DEVICE_TARGET=$(device_target "$1"); shift; fi
 
-fail() { echo "$NAME: $1" >&2; exit 2; }
-is_count() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
-absolute() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
-
-VENV=${VENV:-$ROOT/.venv}
-[ -x "$VENV/bin/python" ] && export PATH="$VENV/bin:$PATH"
 # The same job started by msrun, for the messages below.
 msrun_command() {
   printf 'bash %q' "$(dirname "${BASH_SOURCE[0]}")/run_distribute_train_msrun.sh"
@@ -43,26 +29,19 @@ if [ "$DEVICE_TARGET" != Ascend ]; then
   $(msrun_command "$DEVICE_TARGET" "$@")"
 fi
 # MindSpore prints library warnings on stderr and may on stdout: the answer is the last line.
-available=$(cd "$ROOT" && python -c 'import src, mindspore as ms; print(ms.hal.is_available("Ascend"))' 2>/dev/null \
+available=$(cd "$ROOT" && "$PY" -c 'import src, mindspore as ms; print(ms.hal.is_available("Ascend"))' 2>/dev/null \
   | tail -n 1 || true)
 if [ "$available" != True ]; then
   fail "no Ascend device (or no Ascend MindSpore) on this machine; on CPU or GPU use msrun instead:
   $(msrun_command CPU "$@")"
 fi
 
-is_count "$RANK_SIZE" || fail "RANK_SIZE must be a positive integer, got '$RANK_SIZE'"
-is_count "$NUM_EPOCHS" || fail "NUM_EPOCHS must be a positive integer, got '$NUM_EPOCHS'"
-[ -f "$RANK_TABLE_FILE" ] || fail "RANK_TABLE_FILE $RANK_TABLE_FILE: file not found"
-[ -d "$VIDEO_PATH" ] || fail "VIDEO_PATH $VIDEO_PATH: folder not found"
-[ -f "$ANNOTATION_PATH" ] || fail "ANNOTATION_PATH $ANNOTATION_PATH: file not found"
-RANK_TABLE_FILE=$(absolute "$RANK_TABLE_FILE") VIDEO_PATH=$(absolute "$VIDEO_PATH")
-ANNOTATION_PATH=$(absolute "$ANNOTATION_PATH")
-if [ -z "$CHECKPOINT_PATH" ] || [ "$CHECKPOINT_PATH" = none ]; then
-  CHECKPOINT_PATH=""
-else
-  [ -f "$CHECKPOINT_PATH" ] || fail "CHECKPOINT_PATH $CHECKPOINT_PATH: file not found (\"none\" trains from scratch)"
-  CHECKPOINT_PATH=$(absolute "$CHECKPOINT_PATH")
-fi
+is_positive "$RANK_SIZE" || fail "RANK_SIZE must be a positive integer, got '$RANK_SIZE'"
+is_positive "$NUM_EPOCHS" || fail "NUM_EPOCHS must be a positive integer, got '$NUM_EPOCHS'"
+RANK_TABLE_FILE=$(existing_file RANK_TABLE_FILE "$RANK_TABLE_FILE")
+VIDEO_PATH=$(existing_dir VIDEO_PATH "$VIDEO_PATH")
+ANNOTATION_PATH=$(existing_file ANNOTATION_PATH "$ANNOTATION_PATH")
+CHECKPOINT_PATH=$(checkpoint_or_none CHECKPOINT_PATH "$CHECKPOINT_PATH")
 
 OUTPUT_DIR=$(mkdir -p "${OUTPUT_DIR:-output_distribute}" && cd "${OUTPUT_DIR:-output_distribute}" && pwd)
 SAVE_DIR="$OUTPUT_DIR/${DATASET}_${MODE}"
@@ -70,12 +49,12 @@ export RANK_SIZE RANK_TABLE_FILE
 pids=()
 for ((i = 0; i < RANK_SIZE; i++)); do
   log="$OUTPUT_DIR/${DATASET}_${MODE}_device${i}_log.txt"
-  RANK_ID=$i DEVICE_ID=$i python "$ROOT/train.py" --distributed True --device_target Ascend --device_num "$RANK_SIZE" \
+  RANK_ID=$i DEVICE_ID=$i "$PY" "$ROOT/train.py" --distributed True --device_target Ascend --device_num "$RANK_SIZE" \
     --dataset "$DATASET" --mode "$MODE" --num_epochs "$NUM_EPOCHS" --video_path "$VIDEO_PATH" \
     --annotation_path "$ANNOTATION_PATH" --checkpoint_path "$CHECKPOINT_PATH" --save_dir "$SAVE_DIR" "$@" \
     > "$log" 2>&1 &
   pids+=($!)
   echo "rank $i on device $i: pid $!, log $log"
 done
-echo "$NAME: $RANK_SIZE processes started in the background; checkpoints in $SAVE_DIR"
+echo "$SCRIPT_NAME: $RANK_SIZE processes started in the background; checkpoints in $SAVE_DIR"
 echo "  follow: tail -f $OUTPUT_DIR/${DATASET}_${MODE}_device0_log.txt    stop: kill ${pids[*]}"

@@ -17,48 +17,28 @@
 # rank 0 only) and <dataset>_<mode>_msrun_log/ (scheduler.log, worker_<rank>.log).
 # Exits with msrun's status: a failed worker stops the others and fails the job.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-NAME="$(basename "${BASH_SOURCE[0]}")"
-
-if [ $# -lt 7 ]; then
-  sed -n '4,5p' "${BASH_SOURCE[0]}" | sed 's/^# //' >&2
-  echo "$NAME: expected at least 7 arguments, got $#" >&2
-  exit 2
-fi
-WORKER_NUM=$1 DATASET=$2 MODE=$3 NUM_EPOCHS=$4 VIDEO_PATH=$5 ANNOTATION_PATH=$6 CHECKPOINT_PATH=$7
+USAGE="WORKER_NUM DATASET MODE NUM_EPOCHS VIDEO_PATH ANNOTATION_PATH CHECKPOINT_PATH [DEVICE_TARGET=CPU] [options]"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+[ $# -ge 7 ] || usage "expected at least 7 arguments, got $#"
+WORKER_NUM=$1 DATASET=$2 MODE=$3 NUM_EPOCHS=$4
+is_positive "$WORKER_NUM" || fail "WORKER_NUM must be a positive integer, got '$WORKER_NUM'"
+is_positive "$NUM_EPOCHS" || fail "NUM_EPOCHS must be a positive integer, got '$NUM_EPOCHS'"
+VIDEO_PATH=$(existing_dir VIDEO_PATH "$5")
+ANNOTATION_PATH=$(existing_file ANNOTATION_PATH "$6")
+CHECKPOINT_PATH=$(checkpoint_or_none CHECKPOINT_PATH "$7")
 shift 7
 DEVICE_TARGET=CPU
-if [ $# -gt 0 ] && [[ "$1" != -* ]]; then
-  DEVICE_TARGET=$1
-  shift
-fi
+if [ $# -gt 0 ] && [[ "$1" != -* ]]; then DEVICE_TARGET=$(device_target "$1"); shift; fi
 
-fail() { echo "$NAME: $1" >&2; exit 2; }
-is_count() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
-absolute() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
-
-is_count "$WORKER_NUM" || fail "WORKER_NUM must be a positive integer, got '$WORKER_NUM'"
-is_count "$NUM_EPOCHS" || fail "NUM_EPOCHS must be a positive integer, got '$NUM_EPOCHS'"
 LOCAL_WORKER_NUM=${LOCAL_WORKER_NUM:-$WORKER_NUM}
-{ is_count "$LOCAL_WORKER_NUM" && [ "$LOCAL_WORKER_NUM" -le "$WORKER_NUM" ]; } \
+{ is_positive "$LOCAL_WORKER_NUM" && [ "$LOCAL_WORKER_NUM" -le "$WORKER_NUM" ]; } \
   || fail "LOCAL_WORKER_NUM must be between 1 and WORKER_NUM ($WORKER_NUM), got '$LOCAL_WORKER_NUM'"
 if [ "$LOCAL_WORKER_NUM" -lt "$WORKER_NUM" ] && [ -z "${NODE_RANK:-}" ]; then
   fail "$LOCAL_WORKER_NUM of $WORKER_NUM workers on this host: set NODE_RANK (0 on MASTER_ADDR, 1, 2, ... elsewhere)"
 fi
 NODE_RANK=${NODE_RANK:-0} MASTER_ADDR=${MASTER_ADDR:-127.0.0.1} MASTER_PORT=${MASTER_PORT:-8118}
-[ -d "$VIDEO_PATH" ] || fail "VIDEO_PATH $VIDEO_PATH: folder not found"
-[ -f "$ANNOTATION_PATH" ] || fail "ANNOTATION_PATH $ANNOTATION_PATH: file not found"
-VIDEO_PATH=$(absolute "$VIDEO_PATH") ANNOTATION_PATH=$(absolute "$ANNOTATION_PATH")
-if [ -z "$CHECKPOINT_PATH" ] || [ "$CHECKPOINT_PATH" = none ]; then
-  CHECKPOINT_PATH=""
-else
-  [ -f "$CHECKPOINT_PATH" ] || fail "CHECKPOINT_PATH $CHECKPOINT_PATH: file not found (\"none\" trains from scratch)"
-  CHECKPOINT_PATH=$(absolute "$CHECKPOINT_PATH")
-fi
-
 # msrun starts each worker as plain `python` from PATH: the project's environment comes first.
-VENV=${VENV:-$ROOT/.venv}
-[ -x "$VENV/bin/python" ] && export PATH="$VENV/bin:$PATH"
+export PATH="$VENV/bin:$PATH"
 command -v msrun >/dev/null || fail "msrun not found: set up the environment first (bash scripts/setup_env.sh)"
 
 OUTPUT_DIR=$(mkdir -p "${OUTPUT_DIR:-output_distribute}" && cd "${OUTPUT_DIR:-output_distribute}" && pwd)
@@ -67,7 +47,7 @@ LOG_DIR="$OUTPUT_DIR/${DATASET}_${MODE}_msrun_log"
 mkdir -p "$LOG_DIR"
 rm -f "$LOG_DIR"/worker_*.log "$LOG_DIR"/scheduler.log  # logs of an earlier job, possibly of more workers
 
-echo "$NAME: $WORKER_NUM workers ($LOCAL_WORKER_NUM on this host, node $NODE_RANK) on $DEVICE_TARGET;" \
+echo "$SCRIPT_NAME: $WORKER_NUM workers ($LOCAL_WORKER_NUM on this host, node $NODE_RANK) on $DEVICE_TARGET;" \
      "logs in $LOG_DIR (worker_<rank>.log), checkpoints in $SAVE_DIR"
 status=0
 msrun --worker_num="$WORKER_NUM" --local_worker_num="$LOCAL_WORKER_NUM" --master_addr="$MASTER_ADDR" \
@@ -77,13 +57,13 @@ msrun --worker_num="$WORKER_NUM" --local_worker_num="$LOCAL_WORKER_NUM" --master
   --checkpoint_path "$CHECKPOINT_PATH" --save_dir "$SAVE_DIR" "$@" || status=$?
 
 if [ "$status" -ne 0 ]; then
-  echo "$NAME: FAILED: msrun exited with status $status; logs in $LOG_DIR" >&2
+  echo "$SCRIPT_NAME: FAILED: msrun exited with status $status; logs in $LOG_DIR" >&2
   for log in "$LOG_DIR"/worker_*.log; do
     # train.py reports its errors as "train.py: ..."; anything else ends in a Python traceback's last line.
     error=$(grep -E '^(train\.py: |[A-Za-z_.]*(Error|Exception)\b)' "$log" | tail -n 1 || true)
     if [ -n "$error" ]; then echo "  $(basename "$log"): $error" >&2; fi
   done
 else
-  echo "$NAME: done; checkpoints in $SAVE_DIR, logs in $LOG_DIR"
+  echo "$SCRIPT_NAME: done; checkpoints in $SAVE_DIR, logs in $LOG_DIR"
 fi
 exit "$status"

@@ -13,8 +13,7 @@ is_count "$DEVICE_ID" || fail "DEVICE_ID must be a number, got '$DEVICE_ID'"
 is_count "$NUM_EPOCHS" || fail "NUM_EPOCHS must be a number, got '$NUM_EPOCHS'"
 VIDEO_PATH=$(existing_dir VIDEO_PATH "$5")
 ANNOTATION_PATH=$(existing_file ANNOTATION_PATH "$6")
-CHECKPOINT_PATH=""
-[ "$7" = none ] || CHECKPOINT_PATH=$(existing_file CHECKPOINT_PATH "$7")
+CHECKPOINT_PATH=$(checkpoint_or_none CHECKPOINT_PATH "$7")
 shift 7
 DEVICE_TARGET=CPU
 if [ $# -gt 0 ] && [[ "$1" != -* ]]; then DEVICE_TARGET=$(device_target "$1"); shift; fi
