@@ -114,6 +114,12 @@ OPTION_GROUPS = {
     "clip": [
         _opt("sample_duration", int, 64, "export and inference: frames per clip"),
     ],
+    "inference": [
+        _opt("preprocess_result", str, "./preprocess_Result", "preprocess.py output: data/ and label/ per "
+             "dataset and stream"),
+        _opt("infer_output_path", str, "./infer_310_Result", "the inference program's output: "
+             "<dataset>/<mode>/result_Files/ and time_Result/"),
+    ],
     "device": [
         _opt("device_target", str, "CPU", "backend", ("CPU", "GPU", "Ascend")),
         _opt("device_id", int, 0, "device index (RANK_TABLE launches: from DEVICE_ID)"),

@@ -6,6 +6,8 @@
         --video_path_joint_flow FLOW_TREE --annotation_path ANN.json [--fusion softmax --flow_weight 1.5]
     python eval.py --test_mode rgb --checkpoint_dir output/ --checkpoint_epochs 3-10 ...   (-> summary.txt)
 
+--rgb_path / --flow_path may also name an exported .mindir or .onnx file (eval_onnx.py is that, for ONNX).
+
 Every validation video is scored (num_val_samples clips each, averaged per video); joint scores are fused per
 video id. Writes <name>_metrics.json, <name>_predictions.csv, <name>_confusion.csv/.png to result_dir.
 """
@@ -16,6 +18,7 @@ import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
 from config import parse_config, save_config
 from src.cloud import openi_job
 from src.context import init_context, set_global_seed
+from src.deploy import ExportedModel
 from src.evaluation import (format_metrics, joint_video_scores, network_predictor, video_scores,
                             write_evaluation, write_summary)
 from src.factory import dataset_from_config, model_from_config, resolve_num_classes, stream_paths
@@ -55,9 +58,14 @@ class StreamEvaluator:
             raise ValueError(f"{annotation_path}: {len(self.source.class_names)} classes, but the network has "
                              f"{self.num_classes} (num_classes / finetune_num_classes)")
 
-    def scores(self, checkpoint_path):
-        net = model_from_config(self.cfg, self.mode, self.num_classes, checkpoint_path, inference=True)
-        return video_scores(network_predictor(net), self.data, self.source, desc=f"{self.mode} {checkpoint_path}")
+    def scores(self, model_path):
+        """A MindSpore checkpoint runs in the network; an exported .mindir / .onnx runs as exported."""
+        if model_path.endswith(".ckpt"):
+            predict = network_predictor(model_from_config(self.cfg, self.mode, self.num_classes, model_path,
+                                                          inference=True))
+        else:
+            predict = ExportedModel(model_path, self.cfg.device_target, self.cfg.device_id, self.cfg.batch_size)
+        return video_scores(predict, self.data, self.source, desc=f"{self.mode} {model_path}")
 
 
 def evaluate(cfg):

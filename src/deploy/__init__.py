@@ -1,2 +1,3 @@
-"""Deployment helpers: export and verification of exported models."""
+"""Deployment helpers: export, verification, and running exported models."""
 from .export import EXTENSIONS, ExportMismatchError, export_model, run_exported  # noqa: F401
+from .runtime import ExportedModel  # noqa: F401

@@ -6,6 +6,7 @@ import mindspore as ms
 import numpy as np
 
 from ..context import require_device
+from .runtime import ExportedModel
 
 EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
 
@@ -35,14 +36,7 @@ def check_export_request(file_format, device_target, dynamic_batch=False):
 
 def run_exported(path, inputs):
     """Logits of an exported MINDIR (run by MindSpore) or ONNX file (run by onnxruntime) for numpy `inputs`."""
-    if path.endswith(".mindir"):
-        graph = ms.nn.GraphCell(ms.load(path))
-        return graph(ms.Tensor(inputs)).asnumpy()
-    if path.endswith(".onnx"):
-        import onnxruntime
-        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-        return session.run(None, {session.get_inputs()[0].name: inputs})[0]
-    raise ValueError(f"{path}: can only run .mindir or .onnx files")
+    return ExportedModel(path)(inputs)
 
 
 def export_model(net, file_name, file_format, input_shape, device_target="CPU", dynamic_batch=False,

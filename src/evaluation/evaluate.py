@@ -19,20 +19,14 @@ def network_predictor(net):
     return lambda clips: net(ms.Tensor(clips)).asnumpy()
 
 
-def predict_clips(predict, dataset, fixed_batch=None, desc="evaluating", progress=True):
-    """Run `predict` over every batch of an evaluation dataset: (clip scores, labels, video indices).
-
-    fixed_batch: for exported models with a fixed batch dimension, a short last batch is padded with copies
-    of its last clip and the padding's scores are dropped, so every clip is scored exactly once.
-    """
+def predict_clips(predict, dataset, desc="evaluating", progress=True):
+    """Run `predict` (numpy clips -> numpy logits) over every batch of an evaluation dataset: (clip scores,
+    labels, video indices). Exported models with a fixed batch pad short batches themselves (ExportedModel)."""
     scores, labels, videos = [], [], []
     total = dataset.get_dataset_size()
     for clip, label, video in tqdm(dataset.create_tuple_iterator(num_epochs=1, output_numpy=True), total=total,
                                    desc=desc, disable=not progress, leave=False):
-        count = len(clip)
-        if fixed_batch and count < fixed_batch:
-            clip = np.concatenate([clip, np.repeat(clip[-1:], fixed_batch - count, axis=0)])
-        scores.append(np.asarray(predict(clip))[:count])
+        scores.append(np.asarray(predict(clip)))
         labels.append(label)
         videos.append(video)
     return np.concatenate(scores), np.concatenate(labels), np.concatenate(videos)
@@ -40,12 +34,16 @@ def predict_clips(predict, dataset, fixed_batch=None, desc="evaluating", progres
 
 def video_scores(predict, dataset, source, **kwargs):
     """({video id: scores averaged over its clips}, {video id: label}) for an evaluation dataset."""
-    scores, labels, videos = predict_clips(predict, dataset, **kwargs)
-    indices, fused, video_labels = fuse_clip_scores(scores, videos, labels)
-    missing = len(source.records) - len(indices)
+    return scores_by_video(*predict_clips(predict, dataset, **kwargs), source.video_ids())
+
+
+def scores_by_video(clip_scores, clip_labels, clip_videos, video_ids):
+    """Clip scores averaged per video, keyed by id; `clip_videos` index `video_ids`, every video must appear."""
+    indices, fused, video_labels = fuse_clip_scores(clip_scores, clip_videos, clip_labels)
+    missing = len(video_ids) - len(indices)
     if missing:
-        raise RuntimeError(f"{missing} of {len(source.records)} videos were not scored")
-    ids = [source.records[i].video_id for i in indices]
+        raise RuntimeError(f"{missing} of {len(video_ids)} videos were not scored")
+    ids = [video_ids[i] for i in indices]
     return dict(zip(ids, fused)), dict(zip(ids, video_labels.tolist()))
 
 
