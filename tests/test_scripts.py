@@ -22,7 +22,10 @@ def run_script(name, *args, cwd, **env):
 
 
 @pytest.mark.parametrize("name,needed", [("run_standalone_train.sh", 7), ("run_single_eval.sh", 6),
-                                         ("run_joint_eval.sh", 8), ("run_distributed_single-mode_eval.sh", 7)])
+                                         ("run_joint_eval.sh", 8), ("run_distributed_single-mode_eval.sh", 7),
+                                         ("run_preprocess.sh", 4), ("run_preprocess_all.sh", 2),
+                                         ("run_infer_310.sh", 4), ("run_infer_310_all.sh", 4),
+                                         ("run_eval_onnx.sh", 7)])
 def test_scripts_print_usage_on_a_wrong_argument_count(name, needed, tmp_path):
     result = run_script(name, *["x"] * (needed - 1), cwd=tmp_path)
     assert result.returncode == 2

@@ -1,0 +1,145 @@
+"""Deployment: exported models evaluate like checkpoints; preprocess -> C++ program -> postprocess reproduces
+eval.py exactly on the same checkpoint and clips."""
+import json
+import os
+import subprocess
+
+import mindspore as ms
+import numpy as np
+import pytest
+
+import eval as eval_script
+import eval_onnx
+import postprocess
+import preprocess
+from config import parse_config
+from src.deploy import ExportedModel, export_model
+from src.deploy.batch_files import read_manifest
+from src.factory import create_model
+from src.weights import save_checkpoint_atomic
+
+from clip_trees import make_tree, write_annotation
+from test_training import LABELS, SUBSETS, VIDEOS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLIP = ["--test_sample_duration", "8", "--spatial_size", "32", "--num_workers", "1"]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """A frame tree, a 3-class rgb checkpoint and its ONNX export with a fixed batch of 4."""
+    root = tmp_path_factory.mktemp("deploy")
+    make_tree(str(root / "rgb"), VIDEOS, mode="rgb")
+    annotation = write_annotation(root / "ann.json", VIDEOS, SUBSETS, LABELS)
+    ms.set_seed(3)
+    net = create_model("i3d", num_classes=3, mode="rgb", dropout_keep_prob=1.0)
+    checkpoint = save_checkpoint_atomic({p.name: p for p in net.get_parameters()}, str(root / "rgb.ckpt"))
+    onnx = export_model(net, str(root / "rgb"), "ONNX", (4, 3, 8, 32, 32))
+    return {"root": root, "tree": str(root / "rgb"), "annotation": annotation, "ckpt": checkpoint, "onnx": onnx,
+            "net": net}
+
+
+def common(setup, *extra):
+    return ["--dataset", "video_json", "--mode", "rgb", "--video_path", setup["tree"], "--annotation_path",
+            setup["annotation"], *CLIP, *extra]
+
+
+def test_exported_model_runs_any_batch_size_on_a_fixed_batch_export(setup):
+    clips = np.random.default_rng(0).uniform(-1, 1, (5, 3, 8, 32, 32)).astype(np.float32)
+    model = ExportedModel(setup["onnx"])
+    assert model.batch_size == 4  # read from the ONNX input
+    expected = setup["net"](ms.Tensor(clips)).asnumpy()
+    np.testing.assert_allclose(model(clips), expected, rtol=1e-4, atol=1e-5)  # 4 + 1 padded to 4
+    with pytest.raises(ValueError, match=r"takes clips of shape \[4, 3, 8, 32, 32\]"):
+        model(clips[:, :2])
+
+
+@pytest.mark.slow
+def test_onnx_evaluation_equals_checkpoint_evaluation(setup, tmp_path):
+    from_ckpt = eval_script.main(common(setup, "--test_mode", "rgb", "--rgb_path", setup["ckpt"], "--batch_size", "3",
+                                        "--result_dir", str(tmp_path / "ckpt")))
+    from_onnx = eval_onnx.main(common(setup, "--test_mode", "rgb", "--rgb_path", setup["onnx"], "--batch_size", "3",
+                                      "--result_dir", str(tmp_path / "onnx")))
+    for key in ("num_videos", "top1", "top5", "confusion_matrix"):
+        assert from_onnx[key] == from_ckpt[key]
+    assert (tmp_path / "onnx" / "rgb_predictions.csv").read_text() == (tmp_path / "ckpt" / "rgb_predictions.csv").read_text()
+    with pytest.raises(ValueError, match="evaluates .onnx files"):
+        eval_onnx.main(common(setup, "--test_mode", "rgb", "--rgb_path", setup["ckpt"]))
+
+
+def test_preprocess_writes_equal_sized_batches_regular_labels_and_a_manifest(setup, tmp_path):
+    out = tmp_path / "pre"
+    preprocess.main(common(setup, "--batch_size", "4", "--num_val_samples", "2", "--preprocess_result", str(out)))
+    data_dir = out / "data" / "video_json" / "rgb"
+    files = sorted(os.listdir(data_dir))
+    assert files == [f"video_json_bsrgb_{i:05d}.bin" for i in range(1, 6)]  # 9 videos x 2 clips = 18 -> 5 x 4
+    assert {os.path.getsize(data_dir / f) for f in files} == {4 * 3 * 8 * 32 * 32 * 4}
+    manifest = read_manifest(str(out), "video_json", "rgb")
+    assert [f["valid"] for f in manifest["files"]] == [4, 4, 4, 4, 2] and manifest["num_clips"] == 18
+    labels = np.load(out / "label" / "video_json" / "rgb" / "label_bsrgb4.npy")
+    assert labels.dtype == np.int32 and labels.shape == (5, 4) and labels[-1].tolist()[2:] == [-1, -1]
+    assert labels[labels >= 0].tolist() == manifest["clip_labels"]
+    # the clips are the evaluation dataset's: the first batch equals eval's first batch
+    from src.factory import dataset_from_config
+    cfg = parse_config(common(setup, "--batch_size", "4", "--num_val_samples", "2"))
+    data, _ = dataset_from_config(cfg, "validation", "rgb", setup["tree"], setup["annotation"])
+    first = next(data.create_tuple_iterator(num_epochs=1, output_numpy=True))[0]
+    np.testing.assert_array_equal(np.fromfile(data_dir / files[0], np.float32).reshape(first.shape), first)
+    # a second run replaces the folder (a smaller batch: no stale files left)
+    preprocess.main(common(setup, "--batch_size", "8", "--preprocess_result", str(out)))
+    assert len(os.listdir(data_dir)) == 2 and not (out / "data" / "video_json" / "rgb.partial").exists()
+
+
+def test_postprocess_names_a_missing_or_wrong_sized_result_file(setup, tmp_path):
+    out = tmp_path / "pre"
+    preprocess.main(common(setup, "--batch_size", "4", "--preprocess_result", str(out)))
+    results = tmp_path / "infer" / "video_json" / "rgb" / "result_Files"
+    results.mkdir(parents=True)
+    args = common(setup, "--preprocess_result", str(out), "--infer_output_path", str(tmp_path / "infer"),
+                  "--result_dir", str(tmp_path / "eval"))
+    with pytest.raises(FileNotFoundError, match="video_json_bsrgb_00001_0.bin: result file missing"):
+        postprocess.main(args)
+    for i in range(1, 4):
+        np.zeros((4, 3), np.float32).tofile(results / f"video_json_bsrgb_{i:05d}_0.bin")
+    np.zeros((4, 4), np.float32).tofile(results / "video_json_bsrgb_00003_0.bin")
+    with pytest.raises(ValueError, match=r"00003_0.bin: 16 float32 values, expected 4 clips x 3 classes"):
+        postprocess.main(args)
+
+
+def run_script(name, *args, cwd):
+    return subprocess.run(["bash", os.path.join(ROOT, "scripts", name), *map(str, args)], cwd=cwd, text=True,
+                          capture_output=True, env={**os.environ, "FOREGROUND": "1"}, timeout=900)
+
+
+@pytest.mark.slow
+def test_310_route_on_cpu_equals_eval(setup, tmp_path):
+    """run_preprocess.sh -> run_infer_310.sh (C++ program, ONNX Runtime backend) -> postprocess: the same video
+    scores (to float32 rounding) and the same accuracy as eval.py on the checkpoint the ONNX was exported from."""
+    pre = run_script("run_preprocess.sh", "video_json", "rgb", setup["tree"], setup["annotation"], 4, *CLIP,
+                     "--num_val_samples", "2", cwd=tmp_path)
+    assert pre.returncode == 0, pre.stderr
+    infer = run_script("run_infer_310.sh", setup["onnx"], "video_json", 0, "rgb", cwd=tmp_path)
+    assert infer.returncode == 0, infer.stdout + infer.stderr
+    assert "eval result: top_1" in infer.stdout
+    out = tmp_path / "infer_310_Result" / "video_json" / "rgb"
+    assert "average time" in (out / "time_Result" / "test_perform_static.txt").read_text()
+    cfg = parse_config(common(setup, "--preprocess_result", str(tmp_path / "preprocess_Result"),
+                              "--infer_output_path", str(tmp_path / "infer_310_Result")))
+    (program_scores, program_labels), _ = postprocess.stream_scores(cfg, "rgb")
+    evaluator = eval_script.StreamEvaluator(parse_config(common(setup, "--batch_size", "4", "--num_val_samples", "2")),
+                                            "rgb")
+    eval_scores, eval_labels = evaluator.scores(setup["ckpt"])
+    assert sorted(program_scores) == sorted(eval_scores) and program_labels == eval_labels
+    for video in eval_scores:
+        np.testing.assert_allclose(program_scores[video], eval_scores[video], rtol=1e-4, atol=1e-5)
+    program = json.loads((out / "eval" / "rgb_310_metrics.json").read_text())
+    reference = eval_script.main(common(setup, "--test_mode", "rgb", "--rgb_path", setup["ckpt"], "--batch_size", "4",
+                                        "--num_val_samples", "2", "--result_dir", str(tmp_path / "eval")))
+    assert program["confusion_matrix"] == reference["confusion_matrix"] and program["top1"] == reference["top1"]
+
+
+def test_infer_script_says_what_is_missing(setup, tmp_path):
+    result = run_script("run_infer_310.sh", setup["onnx"], "video_json", 0, "rgb", cwd=tmp_path)
+    assert result.returncode == 2 and "PREPROCESS_RESULT" in result.stderr and "not found" in result.stderr
+    result = run_script("run_infer_310.sh", setup["onnx"], "video_json", 0, "depth", cwd=tmp_path)
+    assert result.returncode == 2 and "MODE must be rgb or flow" in result.stderr
