@@ -2,7 +2,8 @@
 
 Resolution order: an option's default < the YAML file given by --config < the command line. Unknown keys
 (in the YAML or on the command line) are errors; booleans parse as booleans (`--flag`, `--flag=False`,
-`flag: false`); values are checked against their type and choices wherever they come from.
+`flag: false`); values are checked against their type and choices wherever they come from. A list option
+(`nargs`) takes several values on the command line (`--video a.mp4 b.mp4`) and a list (or one value) in YAML.
 """
 import argparse
 import os
@@ -10,7 +11,7 @@ from collections import namedtuple
 
 import yaml
 
-Option = namedtuple("Option", "name type default help choices")
+Option = namedtuple("Option", "name type default help choices nargs")
 
 
 def str2bool(value):
@@ -29,8 +30,8 @@ def _context_mode(value):
     return {"gr": "graph", "py": "pynative"}.get(str(value).lower(), str(value).lower())
 
 
-def _opt(name, type_, default, help_, choices=None):
-    return Option(name, type_, default, help_, choices)
+def _opt(name, type_, default, help_, choices=None, nargs=None):
+    return Option(name, type_, default, help_, choices, nargs)
 
 
 def _lower(value):
@@ -67,7 +68,8 @@ OPTION_GROUPS = {
         _opt("test_sample_duration", int, 64, "frames per evaluation clip"),
         _opt("num_val_samples", int, 1, "evaluation clips per video, evenly spaced, scores averaged per video"),
         _opt("spatial_size", int, 224, "crop height and width"),
-        _opt("short_side", int, 0, "resize frames to this shorter side before cropping; 0: as stored"),
+        _opt("short_side", int, 0, "resize frames to this shorter side before cropping; 0: as stored (infer.py: "
+             "256, the size prepare_dataset stores)"),
         _opt("multiscale_crop", str2bool, False, "training: multi-scale corner crops (TSN) instead of a random crop"),
         _opt("batch_size", int, 8, "clips per batch (per device when distributed)"),
         _opt("num_workers", int, 2, "data worker processes"),
@@ -120,6 +122,15 @@ OPTION_GROUPS = {
         _opt("infer_output_path", str, "./infer_310_Result", "the inference program's output: "
              "<dataset>/<mode>/result_Files/ and time_Result/"),
     ],
+    "demo": [  # infer.py: video files -> top-5 classes
+        _opt("video", str, [], "infer.py: video file(s) to classify (anything OpenCV decodes)", nargs="+"),
+        _opt("labels", str, "", "infer.py: class names, one per line (default: annotation_path's labels, else "
+             "Kinetics-400's for a 400-class network)"),
+        _opt("flow_method", str, "tvl1", "infer.py: optical flow computed on the fly for the flow stream "
+             "(tvl1: prepare_dataset's default; dis: about 100x faster, less accurate)",
+             ("tvl1", "tvl1_fast", "dis", "farneback")),
+        _opt("json_out", str, "", "infer.py: also write the predictions to this JSON file"),
+    ],
     "device": [
         _opt("device_target", str, "CPU", "backend", ("CPU", "GPU", "Ascend")),
         _opt("device_id", int, 0, "device index (RANK_TABLE launches: from DEVICE_ID)"),
@@ -143,6 +154,12 @@ OPTIONS = {o.name: o for group in OPTION_GROUPS.values() for o in group}
 
 
 def _check_value(option, value, source):
+    if option.nargs:
+        return [_check_one(option, v, source) for v in (value if isinstance(value, (list, tuple)) else [value])]
+    return _check_one(option, value, source)
+
+
+def _check_one(option, value, source):
     try:
         value = option.type(value)
     except (TypeError, ValueError, argparse.ArgumentTypeError) as error:
@@ -173,7 +190,7 @@ def build_parser(description=None):
     for title, options in OPTION_GROUPS.items():
         group = parser.add_argument_group(title)
         for o in options:
-            extra = {"nargs": "?", "const": True} if o.type is str2bool else {}
+            extra = {"nargs": "?", "const": True} if o.type is str2bool else {"nargs": o.nargs} if o.nargs else {}
             group.add_argument(f"--{o.name}", type=o.type, default=o.default, choices=o.choices, help=o.help,
                                **extra)
     return parser

@@ -58,6 +58,12 @@ def create_flow_method(name):
     return FLOW_METHODS[name]()
 
 
+def encoded_flow(algorithm, previous, current):
+    """uint8 (H, W, 2), channels x, y: the flow from grayscale `previous` to `current` quantised by encode_flow,
+    the pixels extract_video_flow stores for the pair (before JPEG). For flow computed in memory (infer.py)."""
+    return encode_flow(algorithm.calc(previous, current, None))
+
+
 def _read_gray(frames_dir, index):
     path = os.path.join(frames_dir, rgb_frame_name(index))
     image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
@@ -77,10 +83,10 @@ def extract_video_flow(frames_dir, out_dir, method="tvl1", quality=FLOW_JPEG_QUA
         current = _read_gray(frames_dir, index + 1)
         if current.shape != previous.shape:
             raise ValueError(f"{frames_dir}: frame {index + 1} is {current.shape}, frame {index} {previous.shape}")
-        flow = algorithm.calc(previous, current, None)
+        flow = encoded_flow(algorithm, previous, current)
         for name, component in zip(flow_frame_names(index), (flow[..., 0], flow[..., 1])):
             path = os.path.join(out_dir, name)
-            if not cv2.imwrite(path, encode_flow(component), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]):
+            if not cv2.imwrite(path, component, [cv2.IMWRITE_JPEG_QUALITY, int(quality)]):
                 raise OSError(f"{path}: OpenCV could not write the flow image")
         previous = current
     return n_frames - 1
