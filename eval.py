@@ -19,6 +19,7 @@ from config import parse_config, save_config
 from src.cloud import openi_job
 from src.context import init_context, set_global_seed
 from src.deploy import ExportedModel
+from src.entry import run_entry
 from src.evaluation import (format_metrics, joint_video_scores, network_predictor, video_scores,
                             write_evaluation, write_summary)
 from src.factory import dataset_from_config, model_from_config, resolve_num_classes, stream_paths
@@ -131,7 +132,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ValueError, OSError, RuntimeError) as error:
-        raise SystemExit(f"eval.py: {error}")
+    run_entry(main)

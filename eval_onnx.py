@@ -10,6 +10,7 @@ import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
 import eval as evaluation
 from config import parse_config
 from src.cloud import openi_job
+from src.entry import run_entry
 
 
 def main(argv=None):
@@ -25,7 +26,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ValueError, OSError, RuntimeError) as error:
-        raise SystemExit(f"eval_onnx.py: {error}")
+    run_entry(main)

@@ -8,6 +8,7 @@ from config import parse_config
 from src.context import init_context
 from src.deploy import export_model
 from src.deploy.export import check_export_request
+from src.entry import run_entry
 from src.factory import in_channels_for, model_from_config, resolve_num_classes
 
 
@@ -26,7 +27,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ValueError, OSError, RuntimeError) as error:
-        raise SystemExit(f"export.py: {error}")
+    run_entry(main)

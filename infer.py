@@ -17,6 +17,7 @@ from config import parse_config
 from src.context import init_context
 from src.factory import model_from_config, resolve_num_classes
 from src.fileio import write_json
+from src.entry import run_entry
 from src.inference import (DEFAULT_SHORT_SIDE, check_video, class_names_for, classify_videos, format_predictions,
                            predictions_record)
 
@@ -65,7 +66,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ValueError, OSError, RuntimeError) as error:
-        raise SystemExit(f"infer.py: {error}")
+    run_entry(main)

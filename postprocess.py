@@ -11,6 +11,7 @@ import os
 import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
 from config import parse_config
 from src.deploy.batch_files import read_manifest, read_result_scores
+from src.entry import run_entry
 from src.evaluation import format_metrics, joint_video_scores, scores_by_video, write_evaluation
 
 
@@ -41,7 +42,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ValueError, OSError, RuntimeError) as error:
-        raise SystemExit(f"postprocess.py: {error}")
+    run_entry(main)

@@ -11,6 +11,7 @@ import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
 from config import parse_config
 from src.context import set_global_seed
 from src.deploy.batch_files import write_clip_batches
+from src.entry import run_entry
 from src.factory import dataset_from_config, stream_paths
 from tqdm import tqdm
 
@@ -30,7 +31,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ValueError, OSError) as error:
-        raise SystemExit(f"preprocess.py: {error}")
+    run_entry(main)

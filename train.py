@@ -17,6 +17,7 @@ from config import parse_config, save_config
 from mindspore import nn
 from src.cloud import openi_job
 from src.context import init_context, init_distributed, launcher_device_id, set_global_seed
+from src.entry import run_entry
 from src.evaluation import network_predictor, report, video_scores
 from src.factory import (create_lr_schedule, create_optimizer, dataset_from_config, model_from_config,
                          resolve_num_classes, stream_paths)
@@ -112,7 +113,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ValueError, OSError, RuntimeError, FloatingPointError) as error:
-        raise SystemExit(f"train.py: {error}")
+    run_entry(main)
