@@ -18,6 +18,16 @@ checkpoint_or_none() {
   [ -f "$2" ] || fail "$1 $2: file not found (\"none\" trains from scratch)"
   absolute "$2"
 }
+# The arguments every training launcher takes after its own: DATASET MODE NUM_EPOCHS VIDEO_PATH ANNOTATION_PATH
+# CHECKPOINT_PATH. Checks them and sets those variables (paths absolute, CHECKPOINT_PATH "" for "none").
+read_training_args() {
+  DATASET=$1 MODE=$2 NUM_EPOCHS=$3
+  case "$MODE" in rgb|flow) ;; *) fail "MODE must be rgb or flow, got '$MODE'" ;; esac
+  is_positive "$NUM_EPOCHS" || fail "NUM_EPOCHS must be a positive integer, got '$NUM_EPOCHS'"
+  VIDEO_PATH=$(existing_dir VIDEO_PATH "$4")
+  ANNOTATION_PATH=$(existing_file ANNOTATION_PATH "$5")
+  CHECKPOINT_PATH=$(checkpoint_or_none CHECKPOINT_PATH "$6")
+}
 device_target() {
   case "$1" in CPU|GPU|Ascend) echo "$1" ;; *) fail "DEVICE_TARGET must be CPU, GPU or Ascend, got '$1'" ;; esac
 }

@@ -37,11 +37,8 @@ if [ "$available" != True ]; then
 fi
 
 is_positive "$RANK_SIZE" || fail "RANK_SIZE must be a positive integer, got '$RANK_SIZE'"
-is_positive "$NUM_EPOCHS" || fail "NUM_EPOCHS must be a positive integer, got '$NUM_EPOCHS'"
 RANK_TABLE_FILE=$(existing_file RANK_TABLE_FILE "$RANK_TABLE_FILE")
-VIDEO_PATH=$(existing_dir VIDEO_PATH "$VIDEO_PATH")
-ANNOTATION_PATH=$(existing_file ANNOTATION_PATH "$ANNOTATION_PATH")
-CHECKPOINT_PATH=$(checkpoint_or_none CHECKPOINT_PATH "$CHECKPOINT_PATH")
+read_training_args "$DATASET" "$MODE" "$NUM_EPOCHS" "$VIDEO_PATH" "$ANNOTATION_PATH" "$CHECKPOINT_PATH"
 
 OUTPUT_DIR=$(mkdir -p "${OUTPUT_DIR:-output_distribute}" && cd "${OUTPUT_DIR:-output_distribute}" && pwd)
 SAVE_DIR="$OUTPUT_DIR/${DATASET}_${MODE}"

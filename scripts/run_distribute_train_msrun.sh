@@ -20,12 +20,9 @@ set -euo pipefail
 USAGE="WORKER_NUM DATASET MODE NUM_EPOCHS VIDEO_PATH ANNOTATION_PATH CHECKPOINT_PATH [DEVICE_TARGET=CPU] [options]"
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 [ $# -ge 7 ] || usage "expected at least 7 arguments, got $#"
-WORKER_NUM=$1 DATASET=$2 MODE=$3 NUM_EPOCHS=$4
+WORKER_NUM=$1
 is_positive "$WORKER_NUM" || fail "WORKER_NUM must be a positive integer, got '$WORKER_NUM'"
-is_positive "$NUM_EPOCHS" || fail "NUM_EPOCHS must be a positive integer, got '$NUM_EPOCHS'"
-VIDEO_PATH=$(existing_dir VIDEO_PATH "$5")
-ANNOTATION_PATH=$(existing_file ANNOTATION_PATH "$6")
-CHECKPOINT_PATH=$(checkpoint_or_none CHECKPOINT_PATH "$7")
+read_training_args "${@:2:6}"
 shift 7
 DEVICE_TARGET=CPU
 if [ $# -gt 0 ] && [[ "$1" != -* ]]; then DEVICE_TARGET=$(device_target "$1"); shift; fi
