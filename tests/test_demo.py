@@ -19,6 +19,8 @@ def test_main_job_runs_end_to_end(tmp_path):
         assert metrics["num_videos"] == 24 and f"{stream:5s} top-1 {metrics['top1']:.3f}" in report
         assert (tmp_path / "eval" / f"{stream}_confusion.png").stat().st_size > 0
     assert "chance: top-1 0.167 (6 classes)" in report
+    assert json.loads((tmp_path / "infer_bikes.json").read_text())  # the video demo ran
+    assert "pumping gas" in result.stdout  # bikes.mp4's Kinetics-400 top-1, as DeepMind's model has it
     for mode in ("rgb", "flow"):
         assert (tmp_path / f"train_{mode}" / "history.png").is_file()
         for ext in ("mindir", "onnx"):
