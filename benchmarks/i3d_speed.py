@@ -1,0 +1,510 @@
+"""I3D step time and peak memory, MindSpore against a PyTorch I3D of the same architecture, in the same run.
+
+    python benchmarks/i3d_speed.py --what forward --shape 8,3,16,112,112 --mode graph [--repeats 5] [--warmup 2]
+                                   [--threads N] [--torch_isa native|avx2] [--checkpoint_path CKPT] [--separate]
+    python benchmarks/i3d_speed.py --suite [--shapes B,C,T,H,W ...] [same options]
+
+Both networks hold the same weights (copied from MindSpore by benchmarks/torch_i3d.load_from_mindspore) and see
+the same clips. After --warmup untimed calls of each (MindSpore's first one compiles the graph in graph mode; its
+time is reported apart), the two are timed ALTERNATELY, one step each, the order swapped every round, so that a change
+in machine load falls on both; each figure is the median of --repeats rounds and the headline is the ratio
+MindSpore / PyTorch (below 1: MindSpore is faster).
+
+- forward: eval mode (BatchNorm moving statistics, no dropout); PyTorch under torch.no_grad(). The relative L2
+  distance of the two outputs is reported (same weights, same clips: it should be ~1e-7).
+- train_step: forward, softmax cross-entropy, backward, Adam (lr 1e-4) update. MindSpore through train.py's own
+  build_train_step and create_optimizer; PyTorch a plain loop with torch.optim.Adam.
+- peak memory: two more processes, one per framework, each importing and running ONLY its framework
+  (ru_maxrss, so the two never mix). Their step times are reported as "solo": close to the alternating figures
+  when the two frameworks do not disturb each other inside one process.
+- threads: PyTorch gets torch.set_num_threads(N). MindSpore ignores its own thread settings on CPU, so with N
+  below the available cores the program re-runs itself under `taskset -c` on N cores, for both frameworks.
+- oneDNN ISA: `import src` caps oneDNN at AVX2 for MindSpore (README: "Running on CPU"). PyTorch's own oneDNN
+  reads the same variable, so by default (--torch_isa native) PyTorch initialises its oneDNN with the cap
+  removed and runs as its users run it; --torch_isa avx2 caps it too. The kernel PyTorch used is recorded.
+- weights: informative random ones (see informative_weights), or --checkpoint_path for both networks.
+
+Prints a markdown table and writes benchmarks/results/i3d_speed_<what>_<mode>_<BxCxTxHxW>.json. --suite runs
+the issue's figure list (each figure in a fresh process) and writes benchmarks/results/i3d_speed_summary.md.
+For a batch whose memory, estimated from a smaller batch of the same clip size, exceeds what is available with
+both frameworks in one process, each framework is timed in its own process instead (--separate; the table
+says so); if even one alone would not fit, the figure is skipped and listed as such.
+"""
+import argparse
+import ctypes
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import src  # noqa: E402,F401  (sets ONEDNN_MAX_CPU_ISA for MindSpore before anything else)
+import numpy as np  # noqa: E402
+
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+ISA_VARIABLE = "ONEDNN_MAX_CPU_ISA"
+LEARNING_RATE = 1e-4
+FRAMEWORKS = ("mindspore", "pytorch")
+SUITE_SHAPES = ("8,3,16,112,112", "1,3,64,224,224", "8,3,64,224,224")
+SUITE_WHATS = ("forward", "train_step")
+SUITE_MODES = ("graph", "pynative")
+RESULT_MARKER = "I3D_SPEED_RESULT "
+
+
+def parse_shape(text):
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 5 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"shape must be five positive integers B,C,T,H,W, got '{text}'")
+    return shape
+
+
+def shape_tag(shape):
+    return "x".join(map(str, shape))
+
+
+def result_path(results_dir, what, mode, shape):
+    return os.path.join(results_dir, f"i3d_speed_{what}_{mode}_{shape_tag(shape)}.json")
+
+
+def pin_to_cores(threads):
+    """Re-run this program under taskset on `threads` of the allowed cores, unless already that many."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if threads > len(allowed):
+        sys.exit(f"--threads {threads}: only {len(allowed)} cores are available to this process")
+    if threads == len(allowed):
+        return
+    if shutil.which("taskset") is None:
+        sys.exit("--threads below the available cores needs `taskset` (util-linux): MindSpore ignores its own "
+                 "thread settings on CPU, so only the process's CPU affinity limits it")
+    cores = ",".join(map(str, allowed[:threads]))
+    print(f"re-running under taskset -c {cores}", flush=True)
+    os.execvp("taskset", ["taskset", "-c", cores, sys.executable, os.path.abspath(__file__), *sys.argv[1:]])
+
+
+def make_batch(shape, num_classes, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-1, 1, shape).astype(np.float32), rng.integers(0, num_classes, shape[0])
+
+
+def current_rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the two frameworks
+# ---------------------------------------------------------------------------------------------------------
+
+def _torch_conv_implementation(torch):
+    """Run one small convolution through PyTorch's oneDNN and return the kernel it chose (e.g. jit:avx512_core).
+
+    This is also PyTorch's first oneDNN primitive, the moment its oneDNN reads ONEDNN_MAX_CPU_ISA. oneDNN's
+    verbose lines go to the C stdout, so file descriptor 1 is redirected into a temporary file meanwhile.
+    """
+    conv, x = torch.nn.Conv3d(8, 8, 3, padding=1), torch.zeros(2, 8, 4, 8, 8)  # batch 2: PyTorch uses oneDNN
+    libc = ctypes.CDLL(None)
+    with tempfile.TemporaryFile("w+") as log:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        os.dup2(log.fileno(), 1)
+        try:
+            with torch.no_grad(), torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
+                conv(x)
+            libc.fflush(None)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        log.seek(0)
+        match = re.search(r",convolution,([^,]+),", log.read())
+    return match.group(1) if match else "not oneDNN"
+
+
+def import_torch(isa, threads):
+    """Import torch and fix its oneDNN ISA; must run before MindSpore's first convolution.
+
+    `import src` set ONEDNN_MAX_CPU_ISA=AVX2 for MindSpore. Each oneDNN copy reads the variable once, at its
+    first primitive: PyTorch's reads it here, with the variable removed ('native') or set to AVX2, and the
+    variable is put back for MindSpore's oneDNN, which reads it at MindSpore's first convolution, later.
+    """
+    saved = os.environ.get(ISA_VARIABLE)
+    if isa == "native":
+        os.environ.pop(ISA_VARIABLE, None)
+    else:
+        os.environ[ISA_VARIABLE] = isa.upper()
+    try:
+        import torch
+        torch.set_num_threads(threads)
+        implementation = _torch_conv_implementation(torch)
+    finally:
+        if saved is None:
+            os.environ.pop(ISA_VARIABLE, None)
+        else:
+            os.environ[ISA_VARIABLE] = saved
+    return torch, implementation
+
+
+def informative_weights(net, seed=0):
+    """Random weights under which the logits depend on the clip (MindSpore network, in place).
+
+    With the default initialisation and BatchNorm moving statistics at 0/1, the signal shrinks at every layer
+    and the logits are nearly the same for every clip, so two frameworks agreeing on them would say little
+    (and a padding shifted by a pixel would change them by only 1e-5). He-scaled convolutions and random
+    BatchNorm scales, shifts and moving statistics keep the signal: another clip moves the logits by 3-15 %.
+    """
+    import mindspore as ms
+
+    rng = np.random.default_rng(seed)
+    for p in net.get_parameters():
+        if p.name.endswith("conv.weight"):
+            fan_in = int(np.prod(p.shape[1:]))
+            p.set_data(ms.Tensor(rng.normal(0.0, np.sqrt(2.0 / fan_in), p.shape).astype(np.float32)))
+        elif p.name.endswith(("bn.gamma", "bn.moving_variance")):
+            p.set_data(ms.Tensor(rng.uniform(0.5, 1.5, p.shape).astype(np.float32)))
+        elif p.name.endswith(("bn.beta", "bn.moving_mean")):
+            p.set_data(ms.Tensor(rng.normal(0.0, 0.1, p.shape).astype(np.float32)))
+    return net
+
+
+def build_mindspore(what, mode, shape, num_classes, clips, labels, checkpoint_path=None):
+    """(network, step function) for MindSpore: the step returns the logits (forward) or the loss.
+
+    Weights: `checkpoint_path` (e.g. the converted Kinetics-400 weights), else informative random ones."""
+    import mindspore as ms
+    from mindspore import nn
+
+    from src.factory import create_model, create_optimizer
+    from src.training.trainer import build_train_step
+
+    ms.set_device("CPU")
+    ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
+    net = create_model("i3d", num_classes=num_classes, in_channels=shape[1], checkpoint_path=checkpoint_path)
+    if not checkpoint_path:
+        informative_weights(net)
+    x = ms.Tensor(clips)
+    if what == "forward":
+        net.set_train(False)
+        return net, lambda: net(x).asnumpy()
+    # what train.py builds (optimizer, loss, step), with a constant learning rate
+    optimizer = create_optimizer("adam", net.trainable_params(), LEARNING_RATE)
+    step = build_train_step(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"), optimizer)
+    step.set_train(True)
+    y = ms.Tensor(labels.astype(np.int32))
+    return net, lambda: step(x, y).asnumpy()
+
+
+def build_pytorch(torch, what, shape, num_classes, clips, labels, ms_net=None):
+    """(network, step function) for PyTorch; with `ms_net` its weights are MindSpore's."""
+    from benchmarks.torch_i3d import TorchI3D, load_from_mindspore
+
+    torch.manual_seed(0)
+    net = TorchI3D(num_classes=num_classes, in_channels=shape[1])
+    if ms_net is not None:
+        load_from_mindspore(net, ms_net)
+    x, y = torch.from_numpy(clips), torch.from_numpy(labels.astype(np.int64))
+    if what == "forward":
+        net.eval()
+
+        def forward():
+            with torch.no_grad():
+                return net(x).numpy()
+        return net, forward
+    net.train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
+
+    def train_step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss.detach().numpy()
+    return net, train_step
+
+
+def timed(step):
+    start = time.perf_counter()
+    out = step()
+    return time.perf_counter() - start, out
+
+
+def rel_l2(a, b):
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# one framework alone (peak memory), both alternating (time)
+# ---------------------------------------------------------------------------------------------------------
+
+def run_alone(args):
+    """Child process: build and run one framework only; print its memory, step times and version."""
+    clips, labels = make_batch(args.shape, args.num_classes)
+    if args.alone == "pytorch":
+        torch, conv = import_torch(args.torch_isa, args.threads)
+        # PyTorch's own initialisation: copying MindSpore's weights would need MindSpore in this process, and
+        # neither the memory nor the step time depends on the values
+        _, step = build_pytorch(torch, args.what, args.shape, args.num_classes, clips, labels)
+        version = torch.__version__
+    else:
+        import mindspore as ms
+        _, step = build_mindspore(args.what, args.mode, args.shape, args.num_classes, clips, labels,
+                                  args.checkpoint_path)
+        conv, version = None, ms.__version__
+    rss_built = current_rss_mb()
+    first_call = timed(step)[0]
+    for _ in range(args.warmup - 1):
+        step()
+    times = [1000 * timed(step)[0] for _ in range(args.solo_steps)]
+    print(RESULT_MARKER + json.dumps({"peak_rss_mb": peak_rss_mb(), "rss_after_build_mb": rss_built,
+                                      "first_call_s": first_call, "times_ms": times, "version": version,
+                                      "onednn_conv": conv}), flush=True)
+
+
+def figure_options(what, mode, shape):
+    return ["--what", what, "--mode", mode, "--shape", ",".join(map(str, shape))]
+
+
+def shared_options(args):
+    """The options a figure's processes pass on to the processes they start."""
+    options = ["--warmup", str(args.warmup), "--threads", str(args.threads), "--torch_isa", args.torch_isa,
+               "--num_classes", str(args.num_classes)]
+    return options + (["--checkpoint_path", args.checkpoint_path] if args.checkpoint_path else [])
+
+
+def measure_alone(framework, args):
+    # timed separately, the memory processes make the figure: they run --repeats steps
+    steps = args.repeats if args.separate else args.solo_steps
+    command = [sys.executable, os.path.abspath(__file__), "--alone", framework,
+               *figure_options(args.what, args.mode, args.shape), *shared_options(args), "--solo_steps", str(steps)]
+    print(f"{framework} alone (peak memory{', time' if args.separate else ''}) ...", flush=True)
+    done = subprocess.run(command, capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_MARKER)]
+    if done.returncode != 0 or not lines:
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        raise RuntimeError(f"the {framework}-only process failed (exit status {done.returncode}):\n{tail}")
+    return json.loads(lines[-1][len(RESULT_MARKER):])
+
+
+def time_alternating(args):
+    """Both frameworks in this process, same weights and clips, timed in alternation.
+
+    Returns ({framework: step times in ms}, {framework: first call s}, PyTorch's oneDNN kernel, extra facts)."""
+    torch, torch_conv = import_torch(args.torch_isa, args.threads)  # before MindSpore's first convolution
+    clips, labels = make_batch(args.shape, args.num_classes)
+    ms_net, ms_step = build_mindspore(args.what, args.mode, args.shape, args.num_classes, clips, labels,
+                                      args.checkpoint_path)
+    _, pt_step = build_pytorch(torch, args.what, args.shape, args.num_classes, clips, labels, ms_net=ms_net)
+    steps = {"mindspore": ms_step, "pytorch": pt_step}
+    first = {fw: timed(steps[fw]) for fw in FRAMEWORKS}
+    for _ in range(args.warmup - 1):
+        for fw in FRAMEWORKS:
+            steps[fw]()
+    times = {fw: [] for fw in FRAMEWORKS}
+    for round_index in range(args.repeats):
+        for fw in FRAMEWORKS if round_index % 2 == 0 else FRAMEWORKS[::-1]:
+            times[fw].append(1000 * timed(steps[fw])[0])
+    if args.what == "forward":  # same weights, same clips
+        extra = {"logits_rel_l2": rel_l2(first["mindspore"][1], first["pytorch"][1])}
+    else:  # the dropout masks differ between the frameworks, so the losses agree only roughly
+        extra = {"first_loss": {fw: float(first[fw][1]) for fw in FRAMEWORKS}}
+    return times, {fw: first[fw][0] for fw in FRAMEWORKS}, torch_conv, extra
+
+
+def run_figure(args):
+    # memory first, in separate processes, while this one holds neither framework
+    alone = {fw: measure_alone(fw, args) for fw in FRAMEWORKS}
+    load_before = os.getloadavg()
+    if args.separate:
+        times = {fw: alone[fw]["times_ms"] for fw in FRAMEWORKS}
+        first_call = {fw: alone[fw]["first_call_s"] for fw in FRAMEWORKS}
+        torch_conv, extra = alone["pytorch"]["onednn_conv"], {}
+    else:
+        times, first_call, torch_conv, extra = time_alternating(args)
+    median_ms = {fw: float(np.median(times[fw])) for fw in FRAMEWORKS}
+    return {
+        "what": args.what, "mode": args.mode, "shape": list(args.shape), "threads": args.threads,
+        "cores": sorted(os.sched_getaffinity(0)), "repeats": args.repeats, "warmup": args.warmup,
+        "num_classes": args.num_classes, "weights": args.checkpoint_path or "informative random (seed 0)",
+        "timing": "separate" if args.separate else "alternating",
+        "median_ms": median_ms, "ratio_mindspore_over_pytorch": median_ms["mindspore"] / median_ms["pytorch"],
+        "times_ms": times, "first_call_s": first_call,
+        "peak_rss_mb": {fw: alone[fw]["peak_rss_mb"] for fw in FRAMEWORKS},
+        "rss_after_build_mb": {fw: alone[fw]["rss_after_build_mb"] for fw in FRAMEWORKS},
+        "solo_ms": {fw: float(np.median(alone[fw]["times_ms"])) if alone[fw]["times_ms"] else None
+                    for fw in FRAMEWORKS},
+        "load_average": {"before": load_before, "after": os.getloadavg()},
+        "pytorch_mode": "eager", "pytorch_isa": args.torch_isa, "pytorch_onednn_conv": torch_conv,
+        "mindspore_onednn_max_cpu_isa": os.environ.get(ISA_VARIABLE),
+        "versions": {"mindspore": alone["mindspore"]["version"], "torch": alone["pytorch"]["version"],
+                     "python": platform.python_version()},
+        "cpu": cpu_model(), **extra,
+    }
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    return names[0] if names else platform.machine()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# tables
+# ---------------------------------------------------------------------------------------------------------
+
+TABLE_HEADER = ("| what | mode | shape | threads | MindSpore ms/step | PyTorch ms/step | **MindSpore / PyTorch** | "
+                "timed | peak MB MindSpore | peak MB PyTorch | solo ms MindSpore / PyTorch | MindSpore first call s |\n"
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+
+
+def table_row(r):
+    if "skipped" in r:
+        return f"| {r['what']} | {r['mode']} | {shape_tag(r['shape'])} | | {r['skipped']} |" + " |" * 7
+    solo = " / ".join("-" if r["solo_ms"][fw] is None else f"{r['solo_ms'][fw]:.0f}" for fw in FRAMEWORKS)
+    return (f"| {r['what']} | {r['mode']} | {shape_tag(r['shape'])} | {r['threads']} | "
+            f"{r['median_ms']['mindspore']:.0f} | {r['median_ms']['pytorch']:.0f} | "
+            f"**{r['ratio_mindspore_over_pytorch']:.2f}** | {r['timing']} | {r['peak_rss_mb']['mindspore']:.0f} | "
+            f"{r['peak_rss_mb']['pytorch']:.0f} | {solo} | {r['first_call_s']['mindspore']:.1f} |")
+
+
+def describe(r):
+    """One line of the conditions under which a figure was measured."""
+    return (f"{r['cpu']}, cores {r['cores']}, MindSpore {r['versions']['mindspore']} (oneDNN ISA cap "
+            f"{r['mindspore_onednn_max_cpu_isa']}), PyTorch {r['versions']['torch']} eager (oneDNN "
+            f"{r['pytorch_onednn_conv']}), weights: {r['weights']}; warm-up calls: {r['warmup']}, then the median "
+            f"of {r['repeats']} timed steps")
+
+
+NOTES = ("Ratio = MindSpore time / PyTorch time (below 1: MindSpore faster). Timed 'alternating': both frameworks "
+         "in one process, one step each in turn; 'separate': the two did not fit in memory together, each was "
+         "timed in its own process. Peak memory: ru_maxrss of a process running only that framework; solo: the "
+         "step time in that process. PyTorch runs eagerly in both modes; 'mode' is MindSpore's.")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the suite
+# ---------------------------------------------------------------------------------------------------------
+
+def available_memory_mb():
+    with open("/proc/meminfo") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return int(fields["MemAvailable"].split()[0]) / 1024
+
+
+def estimated_memory_mb(what, mode, shape, done):
+    """{framework: MB} this figure needs, scaled from the largest smaller batch of the same clip size measured
+    before (memory = what the built network holds + batch x per clip); None without such a measurement."""
+    smaller = [r for r in done if "skipped" not in r and r["what"] == what and r["mode"] == mode
+               and tuple(r["shape"][1:]) == tuple(shape[1:]) and r["shape"][0] < shape[0]]
+    if not smaller:
+        return None
+    r = max(smaller, key=lambda r: r["shape"][0])
+    return {fw: r["rss_after_build_mb"][fw] + (r["peak_rss_mb"][fw] - r["rss_after_build_mb"][fw])
+            / r["shape"][0] * shape[0] for fw in FRAMEWORKS}
+
+
+def timing_plan(need, have):
+    """'alternating' when both frameworks fit in memory together, 'separate' when each fits alone, else None."""
+    if need is None or sum(need.values()) <= 0.9 * have:
+        return "alternating"
+    return "separate" if max(need.values()) <= 0.9 * have else None
+
+
+def run_suite(args):
+    figures = [(what, mode, shape) for shape in args.shapes for what in SUITE_WHATS for mode in SUITE_MODES]
+    done = []
+    for index, (what, mode, shape) in enumerate(figures, 1):
+        print(f"\n=== figure {index}/{len(figures)}: {what}, {mode}, {shape_tag(shape)} ===", flush=True)
+        need, have = estimated_memory_mb(what, mode, shape, done), available_memory_mb()
+        plan = timing_plan(need, have)
+        if plan is None:
+            reason = f"skipped: needs ~{max(need.values()) / 1024:.1f} GB, {have / 1024:.1f} GB available"
+            print(reason, flush=True)
+            done.append({"what": what, "mode": mode, "shape": list(shape), "skipped": reason})
+            continue
+        if plan == "separate":
+            print(f"both frameworks would need ~{sum(need.values()) / 1024:.1f} GB, {have / 1024:.1f} GB "
+                  "available: timing each in its own process", flush=True)
+        command = [sys.executable, os.path.abspath(__file__), *figure_options(what, mode, shape),
+                   *shared_options(args), "--solo_steps", str(args.solo_steps), "--repeats", str(args.repeats),
+                   "--results_dir", args.results_dir, *(["--separate"] if plan == "separate" else [])]
+        status = subprocess.run(command).returncode
+        if status != 0:
+            reason = f"failed: exit status {status}" + (" (killed: out of memory?)" if status in (-9, 137) else "")
+            done.append({"what": what, "mode": mode, "shape": list(shape), "skipped": reason})
+            continue
+        with open(result_path(args.results_dir, what, mode, shape)) as f:
+            done.append(json.load(f))
+    measured = [r for r in done if "skipped" not in r]
+    command = (f"python benchmarks/i3d_speed.py --suite --shapes {' '.join(','.join(map(str, s)) for s in args.shapes)}"
+               f" --threads {args.threads} --repeats {args.repeats} --warmup {args.warmup} --torch_isa {args.torch_isa}"
+               + (f" --checkpoint_path {args.checkpoint_path}" if args.checkpoint_path else ""))
+    lines = ["# I3D: MindSpore against PyTorch, same architecture, same weights, same cores", "",
+             f"`{command}` ({time.strftime('%Y-%m-%d %H:%M')})", "",
+             (describe(measured[0]) + ".") if measured else "", "", NOTES, "", TABLE_HEADER,
+             *map(table_row, done), ""]
+    out = os.path.join(args.results_dir, "i3d_speed_summary.md")
+    with open(out, "w") as f:
+        f.write("\n".join(lines))
+    print("\n" + "\n".join(lines))
+    print(f"wrote {out}")
+    failed = [r for r in done if r.get("skipped", "").startswith("failed")]
+    return 1 if failed else 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--what", choices=("forward", "train_step"), default="forward")
+    parser.add_argument("--shape", type=parse_shape, default=parse_shape("8,3,16,112,112"), help="B,C,T,H,W")
+    parser.add_argument("--mode", choices=("graph", "pynative"), default="graph", help="MindSpore's execution mode")
+    parser.add_argument("--repeats", type=int, default=5, help="alternating timed rounds (median reported)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed calls of each framework first (>= 1)")
+    parser.add_argument("--solo_steps", type=int, default=2, help="timed steps in each memory process")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="cores for both frameworks (default: all available)")
+    parser.add_argument("--torch_isa", choices=("native", "avx2"), default="native",
+                        help="PyTorch's oneDNN: its own choice, or capped at AVX2 like MindSpore's")
+    parser.add_argument("--num_classes", type=int, default=400)
+    parser.add_argument("--checkpoint_path", default=None,
+                        help="MindSpore weights for both networks (default: informative random weights)")
+    parser.add_argument("--results_dir", default=RESULTS)
+    parser.add_argument("--suite", action="store_true", help="run the figure list of the performance issue")
+    parser.add_argument("--shapes", type=parse_shape, nargs="+", default=[parse_shape(s) for s in SUITE_SHAPES],
+                        help="--suite: the clip shapes (each timed for forward and train_step, graph and pynative)")
+    parser.add_argument("--separate", action="store_true",
+                        help="time each framework in its own process (when the two do not fit in memory together)")
+    parser.add_argument("--alone", choices=FRAMEWORKS, help=argparse.SUPPRESS)  # the memory processes
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or args.warmup < 1 or args.solo_steps < 0 or args.threads < 1:
+        parser.error("--repeats, --warmup and --threads must be at least 1, --solo_steps at least 0")
+    pin_to_cores(args.threads)
+    if args.alone:
+        return run_alone(args)
+    os.makedirs(args.results_dir, exist_ok=True)
+    if args.suite:
+        return run_suite(args)
+    result = run_figure(args)
+    print(f"\n{describe(result)}\n\n{TABLE_HEADER}\n{table_row(result)}")
+    if "logits_rel_l2" in result:
+        print(f"\nlogits MindSpore vs PyTorch: relative L2 {result['logits_rel_l2']:.1e}")
+    out = result_path(args.results_dir, args.what, args.mode, args.shape)
+    with open(out, "w") as f:
+        json.dump(result, f, indent=1)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
