@@ -22,6 +22,8 @@ MindSpore / PyTorch (below 1: MindSpore is faster).
 - oneDNN ISA: `import src` caps oneDNN at AVX2 for MindSpore (README: "Running on CPU"). PyTorch's own oneDNN
   reads the same variable, so by default (--torch_isa native) PyTorch initialises its oneDNN with the cap
   removed and runs as its users run it; --torch_isa avx2 caps it too. The kernel PyTorch used is recorded.
+- MindSpore's C++ CPU kernels (src/models/cpu_kernels.py; today the max-pool gradient) are on unless
+  --cpu_kernels off (or I3D_CPU_KERNELS=0): "off" reproduces the figures from before them.
 - weights: informative random ones (see informative_weights), or --checkpoint_path for both networks.
 
 Prints a markdown table and writes benchmarks/results/i3d_speed_<what>_<mode>_<BxCxTxHxW>.json. --suite runs
@@ -51,6 +53,7 @@ import numpy as np  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 ISA_VARIABLE = "ONEDNN_MAX_CPU_ISA"
+CPU_KERNELS_VARIABLE = "I3D_CPU_KERNELS"  # src/models/cpu_kernels.py: "0" turns the C++ kernels off
 LEARNING_RATE = 1e-4
 FRAMEWORKS = ("mindspore", "pytorch")
 SUITE_SHAPES = ("8,3,16,112,112", "1,3,64,224,224", "8,3,64,224,224")
@@ -74,7 +77,8 @@ def shape_tag(shape):
 
 
 def result_path(results_dir, what, mode, shape):
-    return os.path.join(results_dir, f"i3d_speed_{what}_{mode}_{shape_tag(shape)}.json")
+    off = "_cpu_kernels_off" if os.environ.get(CPU_KERNELS_VARIABLE) == "0" else ""
+    return os.path.join(results_dir, f"i3d_speed_{what}_{mode}_{shape_tag(shape)}{off}.json")
 
 
 def pin_to_cores(threads):
@@ -348,6 +352,7 @@ def run_figure(args):
         "load_average": {"before": load_before, "after": os.getloadavg()},
         "pytorch_mode": "eager", "pytorch_isa": args.torch_isa, "pytorch_onednn_conv": torch_conv,
         "mindspore_onednn_max_cpu_isa": os.environ.get(ISA_VARIABLE),
+        "mindspore_cpu_kernels": "off" if os.environ.get(CPU_KERNELS_VARIABLE) == "0" else "on",
         "versions": {"mindspore": alone["mindspore"]["version"], "torch": alone["pytorch"]["version"],
                      "python": platform.python_version()},
         "cpu": cpu_model(), **extra,
@@ -382,7 +387,8 @@ def table_row(r):
 def describe(r):
     """One line of the conditions under which a figure was measured."""
     return (f"{r['cpu']}, cores {r['cores']}, MindSpore {r['versions']['mindspore']} (oneDNN ISA cap "
-            f"{r['mindspore_onednn_max_cpu_isa']}), PyTorch {r['versions']['torch']} eager (oneDNN "
+            f"{r['mindspore_onednn_max_cpu_isa']}, C++ CPU kernels {r.get('mindspore_cpu_kernels', 'off')}), "
+            f"PyTorch {r['versions']['torch']} eager (oneDNN "
             f"{r['pytorch_onednn_conv']}), weights: {r['weights']}; warm-up calls: {r['warmup']}, then the median "
             f"of {r['repeats']} timed steps")
 
@@ -450,12 +456,14 @@ def run_suite(args):
     measured = [r for r in done if "skipped" not in r]
     command = (f"python benchmarks/i3d_speed.py --suite --shapes {' '.join(','.join(map(str, s)) for s in args.shapes)}"
                f" --threads {args.threads} --repeats {args.repeats} --warmup {args.warmup} --torch_isa {args.torch_isa}"
-               + (f" --checkpoint_path {args.checkpoint_path}" if args.checkpoint_path else ""))
+               + (f" --checkpoint_path {args.checkpoint_path}" if args.checkpoint_path else "")
+               + (" --cpu_kernels off" if os.environ.get(CPU_KERNELS_VARIABLE) == "0" else ""))
     lines = ["# I3D: MindSpore against PyTorch, same architecture, same weights, same cores", "",
              f"`{command}` ({time.strftime('%Y-%m-%d %H:%M')})", "",
              (describe(measured[0]) + ".") if measured else "", "", NOTES, "", TABLE_HEADER,
              *map(table_row, done), ""]
-    out = os.path.join(args.results_dir, "i3d_speed_summary.md")
+    off = "_cpu_kernels_off" if os.environ.get(CPU_KERNELS_VARIABLE) == "0" else ""
+    out = os.path.join(args.results_dir, f"i3d_speed_summary{off}.md")
     with open(out, "w") as f:
         f.write("\n".join(lines))
     print("\n" + "\n".join(lines))
@@ -485,10 +493,15 @@ def main(argv=None):
                         help="--suite: the clip shapes (each timed for forward and train_step, graph and pynative)")
     parser.add_argument("--separate", action="store_true",
                         help="time each framework in its own process (when the two do not fit in memory together)")
+    parser.add_argument("--cpu_kernels", choices=("on", "off"), default=None,
+                        help="MindSpore's C++ CPU kernels (the max-pool gradient); off gives the figures before "
+                             "them (results named *_cpu_kernels_off.json). Default: $I3D_CPU_KERNELS, else on")
     parser.add_argument("--alone", choices=FRAMEWORKS, help=argparse.SUPPRESS)  # the memory processes
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.warmup < 1 or args.solo_steps < 0 or args.threads < 1:
         parser.error("--repeats, --warmup and --threads must be at least 1, --solo_steps at least 0")
+    if args.cpu_kernels:  # read when the network is built; inherited by every process this one starts
+        os.environ[CPU_KERNELS_VARIABLE] = "1" if args.cpu_kernels == "on" else "0"
     pin_to_cores(args.threads)
     if args.alone:
         return run_alone(args)

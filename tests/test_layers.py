@@ -10,8 +10,10 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.models.layers import (ClampedAvgPool3d, CountedDropout, MaxPool3dSame, Unit3D, tf_same_output_size,
-                               tf_same_padding)
+from mindspore import nn, ops
+
+from src.models.layers import (ClampedAvgPool3d, CountedDropout, MaxPool3dSame, Unit3D, _MaxPool3dSameCpuGrad,
+                               max_pool3d_same, tf_same_output_size, tf_same_padding)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -56,6 +58,21 @@ def ref_maxpool3d_same(x, kernel, stride):
     for (t, h, w), win in _windows(xp, kernel, stride, out_sizes):
         out[:, :, t, h, w] = win.max(axis=(2, 3, 4))
     return out
+
+
+def ref_maxpool3d_same_grad(x, dy, kernel, stride):
+    """Gradient of the SAME max pool: each output's gradient goes to the FIRST maximum of its window in
+    (t, h, w) order (np.argmax's first occurrence), the element TensorFlow, PyTorch and oneDNN pick."""
+    out_sizes = [tf_same_output_size(n, s) for n, s in zip(x.shape[2:], stride)]
+    pads = [tf_same_padding(n, k, s)[0] for n, k, s in zip(x.shape[2:], kernel, stride)]
+    xp = _pad_same(x, kernel, stride, -np.inf)
+    dx = np.zeros(xp.shape, np.float64)
+    for (t, h, w), win in _windows(xp, kernel, stride, out_sizes):
+        flat = win.reshape(*win.shape[:2], -1).argmax(axis=2)
+        dt, dh, dw = np.unravel_index(flat, kernel)
+        for n, c in itertools.product(range(x.shape[0]), range(x.shape[1])):
+            dx[n, c, t * stride[0] + dt[n, c], h * stride[1] + dh[n, c], w * stride[2] + dw[n, c]] += dy[n, c, t, h, w]
+    return dx[:, :, pads[0]:pads[0] + x.shape[2], pads[1]:pads[1] + x.shape[3], pads[2]:pads[2] + x.shape[4]]
 
 
 def ref_avgpool3d_valid(x, kernel):
@@ -189,6 +206,46 @@ def test_maxpool3d_same_matches_reference_with_negative_inputs(spatial, kernel, 
     assert got.shape == expected.shape
     np.testing.assert_array_equal(got, expected)
     assert (got < 0).all()
+
+
+class _InputGrad(nn.Cell):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+        self.grad = ops.GradOperation(sens_param=True)
+
+    def construct(self, x, dy):
+        return self.grad(self.net)(x, dy)
+
+
+def _relu_like_with_ties(rng, shape):
+    # Half zeros and values rounded to 0.5: windows with several equal maxima, as after a ReLU.
+    x = np.round(rng.standard_normal(shape) * 2) / 2
+    x[rng.random(shape) < 0.5] = 0
+    return x.astype(np.float32)
+
+
+def test_maxpool3d_same_uses_the_cpu_gradient_kernel_on_cpu():
+    assert isinstance(max_pool3d_same(3, 1), _MaxPool3dSameCpuGrad)
+
+
+@pytest.mark.parametrize("spatial", [(5, 7, 6), (4, 8, 8)])
+@pytest.mark.parametrize("kernel, stride", [((3, 3, 3), (2, 2, 2)), ((1, 3, 3), (1, 2, 2)),
+                                            ((3, 3, 3), (1, 1, 1)), ((2, 2, 2), (2, 2, 2))])
+def test_maxpool3d_same_gradient_routes_to_first_maximum(spatial, kernel, stride):
+    """The C++ gradient kernel against the numpy reference AND against MindSpore's own MaxPool3DGrad, on
+    inputs full of ties, where a wrong tie rule or a padding off by one changes the result."""
+    rng = np.random.default_rng(7)
+    x = _relu_like_with_ties(rng, (2, 3, *spatial))
+    out_shape = (2, 3, *(tf_same_output_size(n, s) for n, s in zip(spatial, stride)))
+    dy = rng.standard_normal(out_shape).astype(np.float32)
+    fast = _InputGrad(max_pool3d_same(kernel, stride))
+    native = _InputGrad(MaxPool3dSame(kernel, stride))
+    got = fast(ms.Tensor(x), ms.Tensor(dy)).asnumpy()
+    expected = ref_maxpool3d_same_grad(x, dy, kernel, stride)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(got, native(ms.Tensor(x), ms.Tensor(dy)).asnumpy())
+    assert np.abs(got).sum() > 0
 
 
 # --------------------------------------------------------------------------------------------------------

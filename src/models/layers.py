@@ -4,6 +4,8 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
+from .cpu_kernels import cpu_custom_op
+
 
 def tf_same_padding(size, kernel, stride):
     """Padding (before, after) that TensorFlow's "SAME" adds along one axis of length `size`.
@@ -72,6 +74,28 @@ class MaxPool3dSame(nn.Cell):
         # shape [None, ...]); restating the known TF-SAME output shape keeps T, H, W static for the head.
         return self.pool(x).reshape(-1, c, tf_same_output_size(t, self.stride[0]),
                                     tf_same_output_size(h, self.stride[1]), tf_same_output_size(w, self.stride[2]))
+
+
+class _MaxPool3dSameCpuGrad(MaxPool3dSame):
+    """MaxPool3dSame whose gradient is the C++ kernel `kernels/max_pool3d_same_grad.cc`: same values as
+    MaxPool3DGrad, about 7x faster on CPU (MindSpore's reruns the pool in a slow oneDNN implementation)."""
+
+    def __init__(self, kernel_size, stride, grad_op):
+        super().__init__(kernel_size, stride)
+        self.grad_op = grad_op
+        self.window = ms.Tensor(np.array(_triple(kernel_size) + self.stride, np.int64))
+
+    def bprop(self, x, out, dout):
+        return (self.grad_op(x, dout, self.window),)
+
+
+def max_pool3d_same(kernel_size, stride):
+    """The SAME max pool for the current device: on CPU with the C++ gradient when it can be built."""
+    grad_op = cpu_custom_op("max_pool3d_same_grad.cc", "MaxPool3dSameGrad",
+                            "training falls back to MindSpore's slower MaxPool3DGrad")
+    if grad_op is None:
+        return MaxPool3dSame(kernel_size, stride)
+    return _MaxPool3dSameCpuGrad(kernel_size, stride, grad_op)
 
 
 class ClampedAvgPool3d(nn.Cell):
