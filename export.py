@@ -3,6 +3,8 @@
     python export.py --checkpoint_path pretrained/rgb_imagenet.ckpt --mode rgb --file_format ONNX \
         --file_name outputs/i3d_rgb --batch_size 1 --sample_duration 64 --spatial_size 224
 """
+import os
+
 import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
 from config import parse_config
 from src.context import init_context
@@ -14,6 +16,10 @@ from src.factory import in_channels_for, model_from_config, resolve_num_classes
 
 def main(argv=None):
     cfg = parse_config(argv, description=__doc__)
+    # The export is checked by running the file: a MINDIR runs MindSpore's own Conv3D, which needs oneDNN
+    # capped at AVX2 on CPU, so this process builds the network without the C++ convolution
+    # (src/models/cpu_kernels.py). Speed does not matter here: the network runs once.
+    os.environ["I3D_CPU_KERNELS"] = "0"
     check_export_request(cfg.file_format, cfg.device_target, cfg.dynamic_batch)
     init_context(cfg.device_target, cfg.device_id, cfg.context)
     num_classes = resolve_num_classes(cfg, checkpoint_path=cfg.checkpoint_path)

@@ -19,11 +19,12 @@ MindSpore / PyTorch (below 1: MindSpore is faster).
   when the two frameworks do not disturb each other inside one process.
 - threads: PyTorch gets torch.set_num_threads(N). MindSpore ignores its own thread settings on CPU, so with N
   below the available cores the program re-runs itself under `taskset -c` on N cores, for both frameworks.
-- oneDNN ISA: `import src` caps oneDNN at AVX2 for MindSpore (README: "Running on CPU"). PyTorch's own oneDNN
-  reads the same variable, so by default (--torch_isa native) PyTorch initialises its oneDNN with the cap
-  removed and runs as its users run it; --torch_isa avx2 caps it too. The kernel PyTorch used is recorded.
-- MindSpore's C++ CPU kernels (src/models/cpu_kernels.py; today the max-pool gradient) are on unless
-  --cpu_kernels off (or I3D_CPU_KERNELS=0): "off" reproduces the figures from before them.
+- oneDNN ISA: `import src` caps oneDNN at AVX2 for MindSpore (README: "Running on CPU"), and the project's
+  C++ convolution lifts the cap again (src/models/cpu_kernels.py). PyTorch's own oneDNN reads the same
+  variable, so by default (--torch_isa native) PyTorch initialises its oneDNN with the cap removed and runs
+  as its users run it; --torch_isa avx2 caps it too. The ISA / kernel each framework used is recorded.
+- MindSpore's C++ CPU kernels (the convolution and the max-pool gradient) are on unless --cpu_kernels off
+  (or I3D_CPU_KERNELS=0): "off" gives MindSpore's own operators, the figures from before the kernels.
 - weights: informative random ones (see informative_weights), or --checkpoint_path for both networks.
 
 Prints a markdown table and writes benchmarks/results/i3d_speed_<what>_<mode>_<BxCxTxHxW>.json. --suite runs
@@ -264,9 +265,10 @@ def run_alone(args):
         version = torch.__version__
     else:
         import mindspore as ms
+        from src.models.cpu_kernels import onednn_isa_name
         _, step = build_mindspore(args.what, args.mode, args.shape, args.num_classes, clips, labels,
                                   args.checkpoint_path)
-        conv, version = None, ms.__version__
+        conv, version = onednn_isa_name(), ms.__version__
     rss_built = current_rss_mb()
     first_call = timed(step)[0]
     for _ in range(args.warmup - 1):
@@ -351,7 +353,7 @@ def run_figure(args):
                     for fw in FRAMEWORKS},
         "load_average": {"before": load_before, "after": os.getloadavg()},
         "pytorch_mode": "eager", "pytorch_isa": args.torch_isa, "pytorch_onednn_conv": torch_conv,
-        "mindspore_onednn_max_cpu_isa": os.environ.get(ISA_VARIABLE),
+        "mindspore_onednn_isa": alone["mindspore"]["onednn_conv"],
         "mindspore_cpu_kernels": "off" if os.environ.get(CPU_KERNELS_VARIABLE) == "0" else "on",
         "versions": {"mindspore": alone["mindspore"]["version"], "torch": alone["pytorch"]["version"],
                      "python": platform.python_version()},
@@ -386,8 +388,8 @@ def table_row(r):
 
 def describe(r):
     """One line of the conditions under which a figure was measured."""
-    return (f"{r['cpu']}, cores {r['cores']}, MindSpore {r['versions']['mindspore']} (oneDNN ISA cap "
-            f"{r['mindspore_onednn_max_cpu_isa']}, C++ CPU kernels {r.get('mindspore_cpu_kernels', 'off')}), "
+    return (f"{r['cpu']}, cores {r['cores']}, MindSpore {r['versions']['mindspore']} (oneDNN ISA "
+            f"{r.get('mindspore_onednn_isa', r.get('mindspore_onednn_max_cpu_isa'))}, C++ CPU kernels {r.get('mindspore_cpu_kernels', 'off')}), "
             f"PyTorch {r['versions']['torch']} eager (oneDNN "
             f"{r['pytorch_onednn_conv']}), weights: {r['weights']}; warm-up calls: {r['warmup']}, then the median "
             f"of {r['repeats']} timed steps")

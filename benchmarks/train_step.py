@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 from mindspore import nn  # noqa: E402
 
 from src.factory import create_model, create_optimizer, in_channels_for  # noqa: E402
+from src.models.cpu_kernels import onednn_isa_name  # noqa: E402
 from src.training.trainer import build_train_step  # noqa: E402
 
 
@@ -52,13 +53,15 @@ def main():
               "first_step_s": times[0], "step_s_median": float(np.median(times[1:])), "steps_timed": args.steps,
               "clips_per_s": args.batch_size / float(np.median(times[1:])),
               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-              "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA")}
+              "onednn_isa": onednn_isa_name(),
+              "cpu_kernels": "off" if os.environ.get("I3D_CPU_KERNELS") == "0" else "on"}
     print(f"\n| shape | first step (compile) s | step s (median of {args.steps}) | clips/s | peak RSS MB |")
     print("| --- | --- | --- | --- | --- |")
     print(f"| {'x'.join(map(str, shape))} | {times[0]:.1f} | {result['step_s_median']:.2f} | "
           f"{result['clips_per_s']:.2f} | {result['peak_rss_mb']:.0f} |")
+    off = "_cpu_kernels_off" if result["cpu_kernels"] == "off" else ""
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                       f"train_step_{args.batch_size}x{args.frames}x{args.size}.json")
+                       f"train_step_{args.batch_size}x{args.frames}x{args.size}{off}.json")
     with open(out, "w") as f:
         json.dump(result, f, indent=1)
     print(f"wrote {out}")

@@ -9,13 +9,26 @@ import platform
 import numpy
 
 
+# True while the AVX2 cap in ONEDNN_MAX_CPU_ISA is ours (not the user's): the C++ convolution lifts it
+# (src/models/cpu_kernels.py).
+ONEDNN_CAP_SET_BY_PROJECT = False
+ONEDNN_CAP_MARKER = "I3D_ONEDNN_CAP_BY_PROJECT"
+
+
 def _prepare_onednn():
     # MindSpore 2.10's bundled oneDNN picks a slow reference kernel for every Conv3d with a kernel larger
     # than 1 on AVX-512 CPUs: I3D forward at (2,3,16,112,112) takes 40 s instead of 0.2-0.4 s. Capping the
     # ISA at AVX2 selects the JIT kernels. oneDNN reads the variable when it creates its first primitive, so
     # it is set here, at import, before any network exists. An explicit user setting is kept.
+    # The project's own convolution (src/models/cpu_kernels.py) lifts the cap again when it is built.
+    # ONEDNN_CAP_MARKER tells processes started from this one that an inherited cap is the project's too.
+    global ONEDNN_CAP_SET_BY_PROJECT
     if platform.machine().lower() in ("x86_64", "amd64"):
-        os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
+        if "ONEDNN_MAX_CPU_ISA" not in os.environ:
+            os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+            os.environ[ONEDNN_CAP_MARKER] = "1"
+        ONEDNN_CAP_SET_BY_PROJECT = (os.environ.get(ONEDNN_CAP_MARKER) == "1"
+                                     and os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX2")
 
 
 def _check_numpy():

@@ -14,6 +14,13 @@ FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 
 ms.set_device("CPU")
 
+# One oneDNN ISA for the whole session, fixed now: capped at AVX2, so that the tests that run MindSpore's own
+# Conv3D (MINDIR models, networks built with the C++ kernels off) can run in the same process as the ones
+# whose networks use the C++ convolution. tests/test_cpu_kernels.py checks the uncapped mode in a subprocess.
+from src.models.cpu_kernels import require_capped_onednn  # noqa: E402
+
+require_capped_onednn("the test session")
+
 
 @pytest.fixture(autouse=True)
 def _cpu_graph_mode():

@@ -6,6 +6,7 @@ import mindspore as ms
 import numpy as np
 
 from ..context import require_device
+from ..models.layers import use_cpu_kernels
 from .runtime import ExportedModel
 
 EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
@@ -57,7 +58,12 @@ def export_model(net, file_name, file_format, input_shape, device_target="CPU", 
     with tempfile.TemporaryDirectory(prefix=".export-", dir=directory) as tmp:
         tmp_base = os.path.join(tmp, os.path.basename(base))
         example = ms.Tensor(shape=[None, *input_shape[1:]], dtype=ms.float32) if dynamic_batch else ms.Tensor(inputs)
-        ms.export(net, example, file_name=tmp_base, file_format=file_format)
+        # The file must hold MindSpore's operators, not this machine's C++ kernels.
+        use_cpu_kernels(net, False)
+        try:
+            ms.export(net, example, file_name=tmp_base, file_format=file_format)
+        finally:
+            use_cpu_kernels(net, True)
         tmp_path = tmp_base + extension
         if not os.path.isfile(tmp_path):
             raise RuntimeError(f"MindSpore reported no error but wrote no {tmp_path}")

@@ -27,6 +27,8 @@ class ExportedModel:
             self.batch_size = fixed if isinstance(fixed, int) else batch_size
         elif path.endswith(".mindir"):
             import mindspore as ms
+            from ..models.cpu_kernels import require_capped_onednn
+            require_capped_onednn(f"the MINDIR model {path}")
             graph = ms.nn.GraphCell(ms.load(path))
             self._run = lambda clips: graph(ms.Tensor(clips)).asnumpy()
             self.input_shape, self.batch_size = None, batch_size

@@ -1,5 +1,17 @@
 """C++ kernels for MindSpore's CPU backend, compiled on first use and run as "aot" Custom ops.
 
+Two kernels (benchmarks/NOTES.md has the measurements that motivate them):
+- `conv3d_same_onednn.cc`: the 3-D convolution (forward and both gradients) through MindSpore's own oneDNN,
+  with the weights in the layout oneDNN prefers, so that its AVX-512 kernels run (2-2.3x faster than
+  MindSpore's Conv3D, which has to run capped at AVX2);
+- `max_pool3d_same_grad.cc`: the max-pool gradient (7x faster than MindSpore's MaxPool3DGrad).
+
+The oneDNN ISA is one setting per process, read when oneDNN creates its first primitive. `import src` caps
+it at AVX2, which MindSpore's own Conv3D needs on AVX-512 CPUs (it otherwise runs oneDNN's reference
+kernel, ~100x slower). The first C++ convolution built in a process lifts that cap again, since from then on
+the network's convolutions are ours; running MindSpore's own Conv3D afterwards in the same process (a MINDIR
+model, a network built with the kernels off) is refused with a clear error (`require_capped_onednn`).
+
 Each kernel is a source file in `src/models/kernels/`. It is compiled once per machine with the system's
 g++ into a cache folder (`$I3D_KERNEL_CACHE`, default `~/.cache/i3d-mindspore/kernels`) under a name that
 includes the hash of its source and flags, written atomically, so an edited source is rebuilt and a
@@ -7,13 +19,17 @@ killed build leaves nothing half-written. Where no kernel can be built (no g++, 
 `MS_CUSTOM_AOT_WHITE_LIST` that excludes the cache), the caller falls back to MindSpore's own op and the
 reason is printed once. `I3D_CPU_KERNELS=0` turns them off (the benchmarks' "before" figures).
 """
+import ctypes
 import functools
 import hashlib
 import os
 import platform
 import shutil
 import subprocess
+import sys
 import warnings
+
+import numpy as np
 
 import mindspore as ms
 from mindspore import ops
@@ -23,6 +39,9 @@ from src.fileio import atomic_output
 KERNEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels")
 # -march=native: the library is built on, and cached for, the machine that runs it.
 CXX_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-pthread")
+MINDSPORE_LIB = os.path.join(os.path.dirname(os.path.abspath(ms.__file__)), "lib")
+ISA_VARIABLE = "ONEDNN_MAX_CPU_ISA"
+DNNL_CPU_ISA_AVX2 = 0x7  # dnnl_cpu_isa_t (dnnl_types.h); AVX-512 levels are larger
 
 
 class KernelUnavailable(RuntimeError):
@@ -34,13 +53,30 @@ def kernel_cache_dir():
                           os.path.join(os.path.expanduser("~"), ".cache", "i3d-mindspore", "kernels"))
 
 
+def onednn_link_flags():
+    """Compile against oneDNN's headers (the pinned `onednn-devel` package) and link MindSpore's own
+    libdnnl.so.3, so the kernel shares the library, and its ISA setting, with MindSpore."""
+    include = os.path.join(sys.prefix, "include")
+    if not os.path.isfile(os.path.join(include, "oneapi", "dnnl", "dnnl.h")):
+        raise KernelUnavailable(f"oneDNN headers not found in {include} (install requirements-weights.txt: "
+                                "pip install --no-deps onednn-devel==2026.1.0)")
+    if not os.path.isfile(os.path.join(MINDSPORE_LIB, "libdnnl.so.3")):
+        raise KernelUnavailable(f"this MindSpore has no {MINDSPORE_LIB}/libdnnl.so.3")
+    return ("-I" + include, "-L" + MINDSPORE_LIB, "-l:libdnnl.so.3", "-Wl,-rpath," + MINDSPORE_LIB)
+
+
+LINK_FLAGS = {"conv3d_same_onednn.cc": onednn_link_flags}
+
+
 def build_kernel(source_name):
     """Path of the compiled library for `kernels/<source_name>`, building it if needed."""
-    if platform.system() != "Linux":
-        raise KernelUnavailable(f"CPU custom kernels are built on Linux only, not {platform.system()}")
+    if platform.system() != "Linux" or platform.machine().lower() not in ("x86_64", "amd64"):
+        raise KernelUnavailable(f"CPU custom kernels are built on x86-64 Linux only, not "
+                                f"{platform.system()} {platform.machine()}")
     source = os.path.join(KERNEL_DIR, source_name)
+    link_flags = LINK_FLAGS[source_name]() if source_name in LINK_FLAGS else ()
     with open(source, "rb") as f:
-        digest = hashlib.sha256(f.read() + " ".join(CXX_FLAGS).encode()).hexdigest()[:16]
+        digest = hashlib.sha256(f.read() + " ".join(CXX_FLAGS + link_flags).encode()).hexdigest()[:16]
     cache = os.path.abspath(kernel_cache_dir())
     allowed = os.environ.get("MS_CUSTOM_AOT_WHITE_LIST")
     if allowed and not (cache + os.sep).startswith(os.path.abspath(allowed).rstrip(os.sep) + os.sep):
@@ -53,22 +89,145 @@ def build_kernel(source_name):
     if not compiler:
         raise KernelUnavailable("no C++ compiler (g++) on PATH")
     with atomic_output(library) as tmp:
-        result = subprocess.run([compiler, *CXX_FLAGS, "-o", tmp, source], capture_output=True, text=True)
+        result = subprocess.run([compiler, *CXX_FLAGS, "-o", tmp, source, *link_flags], capture_output=True,
+                                text=True)
         if result.returncode != 0:
             raise KernelUnavailable(f"{compiler} failed on {source}:\n{result.stderr[-2000:]}")
     return library
 
 
+def kernels_enabled():
+    return ms.get_context("device_target") == "CPU" and os.environ.get("I3D_CPU_KERNELS", "1") != "0"
+
+
+@functools.lru_cache(maxsize=None)
+def kernel_library(source_name, reason_for_fallback):
+    """The built library of a kernel, or None (after a warning saying why) when it cannot be built."""
+    try:
+        return build_kernel(source_name)
+    except (KernelUnavailable, OSError) as error:
+        warnings.warn(f"{source_name}: {error}; {reason_for_fallback}", stacklevel=4)
+        return None
+
+
 @functools.lru_cache(maxsize=None)
 def cpu_custom_op(source_name, function, reason_for_fallback):
-    """An aot Custom op whose output has the first input's shape and dtype, or None (after printing why)
-    when the device is not CPU or the kernel cannot be built."""
-    if ms.get_context("device_target") != "CPU" or os.environ.get("I3D_CPU_KERNELS", "1") == "0":
+    """An aot Custom op whose output has the first input's shape and dtype, or None when the device is not
+    CPU, the kernels are off, or the kernel cannot be built."""
+    library = kernel_library(source_name, reason_for_fallback) if kernels_enabled() else None
+    if library is None:
         return None
-    try:
-        library = build_kernel(source_name)
-    except (KernelUnavailable, OSError) as error:
-        warnings.warn(f"{source_name}: {error}; {reason_for_fallback}", stacklevel=3)
+    return ops.Custom(f"{library}:{function}", out_shape=_first, out_dtype=_first, func_type="aot")
+
+
+def forget_built_ops():
+    """Forget the ops and libraries looked up so far (after changing I3D_CPU_KERNELS or the cache folder)."""
+    for cached in (kernel_library, cpu_custom_op, conv3d_same_ops):
+        cached.cache_clear()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the oneDNN ISA of this process
+# ---------------------------------------------------------------------------------------------------------
+
+def _onednn():
+    # The library MindSpore has loaded already (same soname): asking it is asking MindSpore's oneDNN.
+    return ctypes.CDLL(os.path.join(MINDSPORE_LIB, "libdnnl.so.3"))
+
+
+def effective_onednn_isa():
+    """oneDNN's ISA in this process (dnnl_cpu_isa_t). The first call of this, or oneDNN's first primitive,
+    fixes it for the life of the process from ONEDNN_MAX_CPU_ISA."""
+    return _onednn().dnnl_get_effective_cpu_isa()
+
+
+def onednn_isa_name(isa=None):
+    isa = effective_onednn_isa() if isa is None else isa
+    return "AVX2 or lower" if isa <= DNNL_CPU_ISA_AVX2 else f"above AVX2 (dnnl_cpu_isa_t {isa:#x})"
+
+
+def lift_isa_cap_for_kernels():
+    """Called when the first C++ convolution is built: remove the AVX2 cap that `import src` set (never a
+    user's own setting) while oneDNN has not fixed its ISA yet. Returns the effective ISA; when oneDNN had
+    already started capped, our convolutions still run, with its AVX2 kernels."""
+    import src
+    if src.ONEDNN_CAP_SET_BY_PROJECT and os.environ.get(ISA_VARIABLE) == "AVX2":
+        os.environ.pop(ISA_VARIABLE)
+        os.environ.pop(src.ONEDNN_CAP_MARKER, None)
+        src.ONEDNN_CAP_SET_BY_PROJECT = False
+    return effective_onednn_isa()
+
+
+def require_capped_onednn(what):
+    """Before MindSpore's own Conv3D runs on CPU (`what`: a MINDIR model, a network built without the C++
+    convolution): make sure oneDNN is capped at AVX2, since above it that Conv3D runs oneDNN's reference
+    kernel (~100x slower)."""
+    if ms.get_context("device_target") != "CPU" or platform.machine().lower() not in ("x86_64", "amd64"):
+        return
+    isa = effective_onednn_isa()
+    if isa <= DNNL_CPU_ISA_AVX2:
+        return
+    message = (f"{what} runs MindSpore's own Conv3D, which on this CPU needs oneDNN capped at AVX2, but oneDNN "
+               f"in this process already runs {onednn_isa_name(isa)}")
+    import src
+    if os.environ.get(ISA_VARIABLE) not in (None, "AVX2") and not src.ONEDNN_CAP_SET_BY_PROJECT:
+        warnings.warn(f"{message} (ONEDNN_MAX_CPU_ISA={os.environ[ISA_VARIABLE]} was set by you): expect it "
+                      "to be ~100x slower", stacklevel=2)
+        return
+    raise RuntimeError(f"{message}, for the C++ convolutions of a network built earlier. Run it in a separate "
+                       "process, or set I3D_CPU_KERNELS=0 for the whole process.")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the convolution ops
+# ---------------------------------------------------------------------------------------------------------
+
+# Shape and dtype inference of the Custom ops: named functions, not lambdas (MindSpore reads their source).
+def _first(x, *rest):
+    return x
+
+
+def _second(x, w, *rest):
+    return w
+
+
+def _same_output_shape(x_shape, w_shape, stride):
+    return [x_shape[0], w_shape[0], *(-(-x_shape[2 + a] // stride[a]) for a in range(3))]
+
+
+@functools.lru_cache(maxsize=None)
+def conv3d_same_ops(stride):
+    """(forward op with its gradient, ) for one stride, or None where the C++ convolution is unavailable.
+
+    forward(x, w, stride_tensor) -> y; its bprop calls the backward-data and backward-weights kernels.
+    """
+    if not kernels_enabled():
         return None
-    return ops.Custom(f"{library}:{function}", out_shape=lambda x, *rest: x, out_dtype=lambda x, *rest: x,
-                      func_type="aot")
+    library = kernel_library("conv3d_same_onednn.cc", "convolutions use MindSpore's Conv3D (capped at AVX2)")
+    if library is None:
+        return None
+    lift_isa_cap_for_kernels()
+    like_x = ops.Custom(f"{library}:Conv3dSameBackwardData", out_shape=_first, out_dtype=_first, func_type="aot")
+    like_w = ops.Custom(f"{library}:Conv3dSameBackwardWeights", out_shape=_second, out_dtype=_second,
+                        func_type="aot")
+
+    def bprop(x, w, s, out, dout):
+        return like_x(x, w, dout, s), like_w(x, w, dout, s), ops.zeros_like(s)
+
+    def output_shape(x, w, s):
+        return _same_output_shape(x, w, stride)
+
+    return ops.Custom(f"{library}:Conv3dSameForward", out_shape=output_shape, out_dtype=_first, func_type="aot",
+                      bprop=bprop)
+
+
+def conv3d_implementation(pass_index, src_shape, weight_shape, stride):
+    """The oneDNN implementation our convolution uses for a problem (for benchmarks and tests)."""
+    library = ctypes.CDLL(build_kernel("conv3d_same_onednn.cc"))
+    out = ctypes.create_string_buffer(256)
+    arrays = [np.ascontiguousarray(v, np.int64) for v in (src_shape, weight_shape, stride)]
+    pointers = [a.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)) for a in arrays]
+    status = library.Conv3dSameImplementation(pass_index, *pointers, out, 256)
+    if status != 0:
+        raise RuntimeError(f"oneDNN could not create the convolution {src_shape} * {weight_shape} (status {status})")
+    return out.value.decode()

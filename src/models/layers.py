@@ -4,7 +4,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from .cpu_kernels import cpu_custom_op
+from .cpu_kernels import conv3d_same_ops, cpu_custom_op, require_capped_onednn
 
 
 def tf_same_padding(size, kernel, stride):
@@ -29,6 +29,51 @@ def _triple(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value,) * 3
 
 
+class Conv3dSameCpu(nn.Conv3d):
+    """nn.Conv3d with TF SAME padding (same parameters, names and initialisation) computed by the C++
+    oneDNN kernel `kernels/conv3d_same_onednn.cc`, which lets oneDNN use its AVX-512 kernels.
+
+    `use_kernel = False` makes it the plain nn.Conv3d again, e.g. while a network is exported (a MINDIR or
+    ONNX file must hold MindSpore's own Conv3D, not a library on this machine).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, has_bias, forward_op):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, pad_mode="same",
+                         has_bias=has_bias)
+        self.forward_op = forward_op
+        self.stride_values = ms.Tensor(np.array(stride, np.int64))
+        self.use_kernel = True
+
+    def construct(self, x):
+        if not self.use_kernel:
+            return super().construct(x)
+        # The kernel computes in float32; under AMP (pointless on CPU, but allowed) it casts around it.
+        y = self.forward_op(x.astype(ms.float32), self.weight.astype(ms.float32), self.stride_values)
+        if self.has_bias:
+            y = y + self.bias.astype(ms.float32).reshape(1, -1, 1, 1, 1)
+        return y.astype(x.dtype)
+
+
+def conv3d_same(in_channels, out_channels, kernel_size, stride, has_bias=False):
+    """The SAME 3-D convolution for the current device: on CPU the C++ oneDNN kernel when it can be built,
+    else MindSpore's Conv3D (which on CPU needs oneDNN capped at AVX2: checked here)."""
+    kernel_size, stride = _triple(kernel_size), _triple(stride)
+    conv_ops = conv3d_same_ops(stride)
+    if conv_ops is not None:
+        return Conv3dSameCpu(in_channels, out_channels, kernel_size, stride, has_bias, conv_ops)
+    require_capped_onednn("a network built without the C++ convolution")
+    return nn.Conv3d(in_channels, out_channels, kernel_size, stride=stride, pad_mode="same", has_bias=has_bias)
+
+
+def use_cpu_kernels(net, enabled):
+    """Switch every C++ convolution in `net` to MindSpore's Conv3D (False) or back (True); returns how many
+    there are. For export: the file must hold MindSpore's operators."""
+    convs = [cell for _, cell in net.cells_and_names() if isinstance(cell, Conv3dSameCpu)]
+    for cell in convs:
+        cell.use_kernel = enabled
+    return len(convs)
+
+
 class Unit3D(nn.Cell):
     """Conv3d (TF SAME) -> BatchNorm -> ReLU, the one convolution unit of I3D (Sonnet's `Unit3D`).
 
@@ -45,8 +90,7 @@ class Unit3D(nn.Cell):
         super().__init__()
         # pad_mode='same' is TensorFlow's SAME (see tf_same_padding; tests/test_layers.py checks it on odd
         # and even sizes), and exports to ONNX as auto_pad=SAME_UPPER.
-        self.conv = nn.Conv3d(in_channels, out_channels, _triple(kernel_size), stride=_triple(stride),
-                              pad_mode="same", has_bias=use_bias)
+        self.conv = conv3d_same(in_channels, out_channels, kernel_size, stride, has_bias=use_bias)
         self.bn = nn.BatchNorm2d(out_channels, eps=bn_eps, momentum=bn_momentum) if use_bn else None
         self.relu = nn.ReLU() if activation else None
 
@@ -86,7 +130,9 @@ class _MaxPool3dSameCpuGrad(MaxPool3dSame):
         self.window = ms.Tensor(np.array(_triple(kernel_size) + self.stride, np.int64))
 
     def bprop(self, x, out, dout):
-        return (self.grad_op(x, dout, self.window),)
+        # The kernel works in float32; under AMP O2/O3 the pool sees float16.
+        dx = self.grad_op(x.astype(ms.float32), dout.astype(ms.float32), self.window)
+        return (dx.astype(x.dtype),)
 
 
 def max_pool3d_same(kernel_size, stride):

@@ -1,0 +1,342 @@
+// 3-D convolution with TensorFlow SAME padding for MindSpore's CPU backend ("aot" Custom ops): forward,
+// gradient of the input, gradient of the weights. Each calls the oneDNN library that MindSpore itself
+// loads (mindspore/lib/libdnnl.so.3), through its C API.
+//
+// Why it exists (benchmarks/NOTES.md): MindSpore 2.10 hands oneDNN its weights in the plain OIDHW layout.
+// On an AVX-512 CPU oneDNN 3.10 then wraps the convolution (`jit_uni_ncsp`) around an inner one that keeps
+// those plain weights, which no optimised kernel accepts: the reference kernel runs, ~100x slower. Capping
+// oneDNN at AVX2 avoids that but leaves half the vector width unused. Here the weights are given to oneDNN
+// as "any", so it picks its blocked layout and its AVX-512 brgemm kernels; the weights are reordered into
+// that layout on every call (they change at every training step), activations stay NCDHW.
+//
+// Inputs and outputs (all float32 except `stride`, int64[3]):
+//   Conv3dSameForward:        x (N,C,D,H,W), w (O,C,KD,KH,KW), stride  -> y (N,O,OD,OH,OW)
+//   Conv3dSameBackwardData:   x, w, dy, stride                          -> dx, shaped like x (x: shape only)
+//   Conv3dSameBackwardWeights: x, w, dy, stride                         -> dw, shaped like w (w: shape only)
+// Return codes: 0 success, 1 bad arguments, 2 a oneDNN call failed (its status is printed to stderr).
+#include <dnnl.h>
+#include <dnnl_threadpool.h>
+#include <oneapi/dnnl/dnnl_threadpool_iface.hpp>
+#include <sched.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+namespace {
+
+enum Pass { kForward = 0, kBackwardData = 1, kBackwardWeights = 2 };
+
+struct OnednnError {
+  dnnl_status_t status;
+  const char *call;
+};
+
+void Check(dnnl_status_t status, const char *call) {
+  if (status != dnnl_success) throw OnednnError{status, call};
+}
+#define CHECK_DNNL(call) Check((call), #call)
+
+// oneDNN's threadpool runtime (the one MindSpore builds) runs a primitive's parallel loops through this
+// interface. Work item i of n goes to thread i % threads; the calling thread takes part.
+class Threadpool : public dnnl::threadpool_interop::threadpool_iface {
+ public:
+  explicit Threadpool(int threads) : threads_(threads) {}
+  int get_num_threads() const override { return threads_; }
+  bool get_in_parallel() const override { return in_parallel_; }
+  uint64_t get_flags() const override { return 0; }
+  void wait() override {}
+  void parallel_for(int n, const std::function<void(int, int)> &fn) override {
+    const int workers = std::min(threads_, n);
+    auto run = [&](int first) {
+      in_parallel_ = true;
+      for (int i = first; i < n; i += workers) fn(i, n);
+      in_parallel_ = false;
+    };
+    std::vector<std::thread> helpers;
+    for (int w = 1; w < workers; ++w) helpers.emplace_back(run, w);
+    run(0);
+    for (auto &helper : helpers) helper.join();
+  }
+
+ private:
+  int threads_;
+  static thread_local bool in_parallel_;
+};
+thread_local bool Threadpool::in_parallel_ = false;
+
+// The threads this process may use (taskset and cgroup cpusets narrow it; hardware_concurrency does not).
+int UsableCpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// TensorFlow SAME: output ceil(size / stride); the odd padding element goes at the end.
+void SamePadding(int64_t size, int64_t kernel, int64_t stride, int64_t *before, int64_t *after) {
+  const int64_t total = size % stride == 0 ? std::max<int64_t>(kernel - stride, 0)
+                                           : std::max<int64_t>(kernel - size % stride, 0);
+  *before = total / 2;
+  *after = total - total / 2;
+}
+
+using Dims5 = std::array<int64_t, 5>;
+
+struct Problem {
+  Pass pass;
+  Dims5 src, wei, dst;
+  std::array<int64_t, 3> stride, pad_before, pad_after;
+  bool operator<(const Problem &o) const {
+    return std::tie(pass, src, wei, dst, stride) < std::tie(o.pass, o.src, o.wei, o.dst, o.stride);
+  }
+};
+
+dnnl_memory_desc_t PlainDesc(const Dims5 &dims, dnnl_format_tag_t tag) {
+  dnnl_memory_desc_t md;
+  dnnl_dims_t d = {dims[0], dims[1], dims[2], dims[3], dims[4]};
+  CHECK_DNNL(dnnl_memory_desc_create_with_tag(&md, 5, d, dnnl_f32, tag));
+  return md;
+}
+
+// One primitive, created once per problem (oneDNN generates its kernel code at creation) and reused by
+// every call; executions supply their own scratchpad, so concurrent calls are safe.
+struct Compiled {
+  dnnl_engine_t engine = nullptr;
+  dnnl_primitive_t conv = nullptr;
+  dnnl_memory_desc_t plain_weights = nullptr;   // OIDHW, MindSpore's layout
+  const_dnnl_memory_desc_t weights = nullptr;   // the layout the convolution chose (owned by conv_pd)
+  dnnl_primitive_desc_t conv_pd = nullptr;
+  dnnl_primitive_t weights_reorder = nullptr;   // plain -> chosen (forward, backward data) or back
+  size_t scratchpad_bytes = 0;
+  size_t weights_bytes = 0;
+  // Backward weights only: oneDNN's NCDHW wrapper does not cover this pass, and the AVX-512 kernels want
+  // blocked activations, so src and diff_dst are reordered into the layouts the convolution chose.
+  dnnl_memory_desc_t plain_src = nullptr, plain_dst = nullptr;
+  dnnl_primitive_t src_reorder = nullptr, dst_reorder = nullptr;
+  size_t src_bytes = 0, dst_bytes = 0;
+};
+
+// A reorder from `from` to `to`, or nullptr when the two layouts are the same.
+dnnl_primitive_t MaybeReorder(dnnl_engine_t engine, const_dnnl_memory_desc_t from, const_dnnl_memory_desc_t to) {
+  if (dnnl_memory_desc_equal(from, to)) return nullptr;
+  dnnl_primitive_desc_t pd;
+  CHECK_DNNL(dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, nullptr));
+  dnnl_primitive_t reorder;
+  CHECK_DNNL(dnnl_primitive_create(&reorder, pd));
+  dnnl_primitive_desc_destroy(pd);
+  return reorder;
+}
+
+dnnl_primitive_desc_t ForwardHint(dnnl_engine_t engine, const Problem &p, dnnl_memory_desc_t src,
+                                  dnnl_memory_desc_t any_weights, dnnl_memory_desc_t dst,
+                                  const_dnnl_primitive_attr_t attr) {
+  dnnl_dims_t stride = {p.stride[0], p.stride[1], p.stride[2]}, dilation = {0, 0, 0};
+  dnnl_dims_t before = {p.pad_before[0], p.pad_before[1], p.pad_before[2]};
+  dnnl_dims_t after = {p.pad_after[0], p.pad_after[1], p.pad_after[2]};
+  dnnl_primitive_desc_t pd;
+  CHECK_DNNL(dnnl_convolution_forward_primitive_desc_create(&pd, engine, dnnl_forward_training,
+                                                            dnnl_convolution_direct, src, any_weights, nullptr, dst,
+                                                            stride, dilation, before, after, attr));
+  return pd;
+}
+
+std::unique_ptr<Compiled> Compile(const Problem &p) {
+  auto c = std::make_unique<Compiled>();
+  CHECK_DNNL(dnnl_engine_create(&c->engine, dnnl_cpu, 0));
+  dnnl_primitive_attr_t attr;
+  CHECK_DNNL(dnnl_primitive_attr_create(&attr));
+  CHECK_DNNL(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+  dnnl_memory_desc_t src = PlainDesc(p.src, dnnl_ncdhw), dst = PlainDesc(p.dst, dnnl_ncdhw);
+  dnnl_memory_desc_t any_weights = PlainDesc(p.wei, dnnl_format_tag_any);
+  c->plain_weights = PlainDesc(p.wei, dnnl_oidhw);
+  dnnl_dims_t stride = {p.stride[0], p.stride[1], p.stride[2]}, dilation = {0, 0, 0};
+  dnnl_dims_t before = {p.pad_before[0], p.pad_before[1], p.pad_before[2]};
+  dnnl_dims_t after = {p.pad_after[0], p.pad_after[1], p.pad_after[2]};
+  if (p.pass == kForward) {
+    c->conv_pd = ForwardHint(c->engine, p, src, any_weights, dst, attr);
+  } else {
+    dnnl_primitive_desc_t hint = ForwardHint(c->engine, p, src, any_weights, dst, nullptr);
+    if (p.pass == kBackwardData) {
+      CHECK_DNNL(dnnl_convolution_backward_data_primitive_desc_create(
+          &c->conv_pd, c->engine, dnnl_convolution_direct, src, any_weights, dst, stride, dilation, before, after,
+          hint, attr));
+    } else {
+      dnnl_memory_desc_t any_src = PlainDesc(p.src, dnnl_format_tag_any), any_dst = PlainDesc(p.dst, dnnl_format_tag_any);
+      CHECK_DNNL(dnnl_convolution_backward_weights_primitive_desc_create(
+          &c->conv_pd, c->engine, dnnl_convolution_direct, any_src, any_weights, nullptr, any_dst, stride, dilation,
+          before, after, hint, attr));
+      dnnl_memory_desc_destroy(any_src);
+      dnnl_memory_desc_destroy(any_dst);
+      c->plain_src = PlainDesc(p.src, dnnl_ncdhw);
+      c->plain_dst = PlainDesc(p.dst, dnnl_ncdhw);
+      const_dnnl_memory_desc_t src_md = dnnl_primitive_desc_query_md(c->conv_pd, dnnl_query_src_md, 0);
+      const_dnnl_memory_desc_t dst_md = dnnl_primitive_desc_query_md(c->conv_pd, dnnl_query_diff_dst_md, 0);
+      c->src_reorder = MaybeReorder(c->engine, c->plain_src, src_md);
+      c->dst_reorder = MaybeReorder(c->engine, c->plain_dst, dst_md);
+      c->src_bytes = c->src_reorder ? dnnl_memory_desc_get_size(src_md) : 0;
+      c->dst_bytes = c->dst_reorder ? dnnl_memory_desc_get_size(dst_md) : 0;
+    }
+    dnnl_primitive_desc_destroy(hint);
+  }
+  CHECK_DNNL(dnnl_primitive_create(&c->conv, c->conv_pd));
+  c->weights = dnnl_primitive_desc_query_md(
+      c->conv_pd, p.pass == kBackwardWeights ? dnnl_query_diff_weights_md : dnnl_query_weights_md, 0);
+  c->weights_bytes = dnnl_memory_desc_get_size(c->weights);
+  c->scratchpad_bytes = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(c->conv_pd, dnnl_query_scratchpad_md, 0));
+  c->weights_reorder = p.pass == kBackwardWeights ? MaybeReorder(c->engine, c->weights, c->plain_weights)
+                                                  : MaybeReorder(c->engine, c->plain_weights, c->weights);
+  dnnl_memory_desc_destroy(src);
+  dnnl_memory_desc_destroy(dst);
+  dnnl_memory_desc_destroy(any_weights);
+  dnnl_primitive_attr_destroy(attr);
+  return c;
+}
+
+const Compiled &Lookup(const Problem &p) {
+  static std::mutex mutex;
+  static std::map<Problem, std::unique_ptr<Compiled>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto &entry = cache[p];
+  if (!entry) entry = Compile(p);
+  return *entry;
+}
+
+struct Buffer {
+  explicit Buffer(size_t bytes) : data(bytes ? std::aligned_alloc(64, (bytes + 63) / 64 * 64) : nullptr) {}
+  ~Buffer() { std::free(data); }
+  void *data;
+};
+
+struct Memory {
+  Memory(const_dnnl_memory_desc_t md, dnnl_engine_t engine, void *data) {
+    CHECK_DNNL(dnnl_memory_create(&handle, md, engine, data));
+  }
+  ~Memory() { dnnl_memory_destroy(handle); }
+  dnnl_memory_t handle = nullptr;
+};
+
+void Execute(dnnl_primitive_t primitive, dnnl_stream_t stream, std::vector<dnnl_exec_arg_t> args) {
+  CHECK_DNNL(dnnl_primitive_execute(primitive, stream, static_cast<int>(args.size()), args.data()));
+}
+
+// x, w, dy/y, result pointers by pass; shapes as MindSpore passes them.
+int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes) {
+  const int expected = pass == kForward ? 4 : 5;
+  if (nparam != expected) return 1;
+  for (int i = 0; i < nparam; ++i) {
+    const bool is_stride = (pass == kForward && i == 2) || (pass != kForward && i == 3);
+    if (is_stride ? ndims[i] != 1 || shapes[i][0] != 3 : ndims[i] != 5) return 1;
+    if (std::string(dtypes[i]) != (is_stride ? "int64" : "float32")) return 1;
+  }
+  const int stride_index = pass == kForward ? 2 : 3;
+  const auto *stride = static_cast<const int64_t *>(params[stride_index]);
+  Problem p;
+  p.pass = pass;
+  std::copy(shapes[0], shapes[0] + 5, p.src.begin());
+  std::copy(shapes[1], shapes[1] + 5, p.wei.begin());
+  std::copy(shapes[pass == kForward ? 3 : 2], shapes[pass == kForward ? 3 : 2] + 5, p.dst.begin());
+  for (int a = 0; a < 3; ++a) {
+    p.stride[a] = stride[a];
+    SamePadding(p.src[2 + a], p.wei[2 + a], stride[a], &p.pad_before[a], &p.pad_after[a]);
+  }
+  try {
+    const Compiled &c = Lookup(p);
+    Threadpool pool(UsableCpus());
+    dnnl_stream_t stream;
+    CHECK_DNNL(dnnl_threadpool_interop_stream_create(&stream, c.engine, &pool));
+    std::unique_ptr<dnnl_stream, decltype(&dnnl_stream_destroy)> stream_owner(stream, dnnl_stream_destroy);
+    Buffer scratch(c.scratchpad_bytes);
+    Memory scratchpad(dnnl_primitive_desc_query_md(c.conv_pd, dnnl_query_scratchpad_md, 0), c.engine, scratch.data);
+    const_dnnl_memory_desc_t src_md = dnnl_primitive_desc_query_md(
+        c.conv_pd, pass == kBackwardData ? dnnl_query_diff_src_md : dnnl_query_src_md, 0);
+    const_dnnl_memory_desc_t dst_md = dnnl_primitive_desc_query_md(
+        c.conv_pd, pass == kForward ? dnnl_query_dst_md : dnnl_query_diff_dst_md, 0);
+    Buffer reordered(c.weights_reorder ? c.weights_bytes : 0);
+    void *user_weights = pass == kBackwardWeights ? params[4] : params[1];
+    Memory plain_weights(c.plain_weights, c.engine, user_weights);
+    Memory weights(c.weights, c.engine, c.weights_reorder ? reordered.data : user_weights);
+    if (pass == kForward) {
+      if (c.weights_reorder)
+        Execute(c.weights_reorder, stream, {{DNNL_ARG_FROM, plain_weights.handle}, {DNNL_ARG_TO, weights.handle}});
+      Memory src(src_md, c.engine, params[0]), dst(dst_md, c.engine, params[3]);
+      Execute(c.conv, stream, {{DNNL_ARG_SRC, src.handle}, {DNNL_ARG_WEIGHTS, weights.handle},
+                               {DNNL_ARG_DST, dst.handle}, {DNNL_ARG_SCRATCHPAD, scratchpad.handle}});
+    } else if (pass == kBackwardData) {
+      if (c.weights_reorder)
+        Execute(c.weights_reorder, stream, {{DNNL_ARG_FROM, plain_weights.handle}, {DNNL_ARG_TO, weights.handle}});
+      Memory diff_src(src_md, c.engine, params[4]), diff_dst(dst_md, c.engine, params[2]);
+      Execute(c.conv, stream, {{DNNL_ARG_DIFF_DST, diff_dst.handle}, {DNNL_ARG_WEIGHTS, weights.handle},
+                               {DNNL_ARG_DIFF_SRC, diff_src.handle}, {DNNL_ARG_SCRATCHPAD, scratchpad.handle}});
+    } else {
+      Buffer src_buffer(c.src_bytes), dst_buffer(c.dst_bytes);
+      Memory plain_src(c.plain_src, c.engine, params[0]), plain_dst(c.plain_dst, c.engine, params[2]);
+      Memory src(src_md, c.engine, c.src_reorder ? src_buffer.data : params[0]);
+      Memory diff_dst(dst_md, c.engine, c.dst_reorder ? dst_buffer.data : params[2]);
+      if (c.src_reorder) Execute(c.src_reorder, stream, {{DNNL_ARG_FROM, plain_src.handle}, {DNNL_ARG_TO, src.handle}});
+      if (c.dst_reorder)
+        Execute(c.dst_reorder, stream, {{DNNL_ARG_FROM, plain_dst.handle}, {DNNL_ARG_TO, diff_dst.handle}});
+      Execute(c.conv, stream, {{DNNL_ARG_SRC, src.handle}, {DNNL_ARG_DIFF_DST, diff_dst.handle},
+                               {DNNL_ARG_DIFF_WEIGHTS, weights.handle}, {DNNL_ARG_SCRATCHPAD, scratchpad.handle}});
+      if (c.weights_reorder)
+        Execute(c.weights_reorder, stream, {{DNNL_ARG_FROM, weights.handle}, {DNNL_ARG_TO, plain_weights.handle}});
+    }
+    CHECK_DNNL(dnnl_stream_wait(stream));
+  } catch (const OnednnError &error) {
+    std::fprintf(stderr, "conv3d_same_onednn: %s failed with oneDNN status %d\n", error.call,
+                 static_cast<int>(error.status));
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace
+
+extern "C" int Conv3dSameForward(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                                 void *stream, void *extra) {
+  return Run(kForward, nparam, params, ndims, shapes, dtypes);
+}
+
+extern "C" int Conv3dSameBackwardData(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                                      void *stream, void *extra) {
+  return Run(kBackwardData, nparam, params, ndims, shapes, dtypes);
+}
+
+extern "C" int Conv3dSameBackwardWeights(int nparam, void **params, int *ndims, int64_t **shapes,
+                                         const char **dtypes, void *stream, void *extra) {
+  return Run(kBackwardWeights, nparam, params, ndims, shapes, dtypes);
+}
+
+// The implementation oneDNN chose for a problem, e.g. "jit_uni_ncsp:conv+brg_conv_fwd:avx512_core"
+// (tests and benchmarks record it). pass: 0 forward, 1 backward data, 2 backward weights.
+extern "C" int Conv3dSameImplementation(int pass, const int64_t *src, const int64_t *wei, const int64_t *stride,
+                                        char *out, int out_size) {
+  Problem p;
+  p.pass = static_cast<Pass>(pass);
+  std::copy(src, src + 5, p.src.begin());
+  std::copy(wei, wei + 5, p.wei.begin());
+  p.dst = {src[0], wei[0], 0, 0, 0};
+  for (int a = 0; a < 3; ++a) {
+    p.stride[a] = stride[a];
+    p.dst[2 + a] = (src[2 + a] + stride[a] - 1) / stride[a];
+    SamePadding(src[2 + a], wei[2 + a], stride[a], &p.pad_before[a], &p.pad_after[a]);
+  }
+  try {
+    const char *name = nullptr;
+    CHECK_DNNL(dnnl_primitive_desc_query(Lookup(p).conv_pd, dnnl_query_impl_info_str, 0, &name));
+    std::snprintf(out, out_size, "%s", name);
+  } catch (const OnednnError &error) {
+    return 2;
+  }
+  return 0;
+}
