@@ -240,6 +240,34 @@ def build_pytorch(torch, what, shape, num_classes, clips, labels, ms_net=None):
     return net, train_step
 
 
+def forward_gflop(torch, shape):
+    """Floating-point operations of one I3D forward at `shape`, in GFLOP: 2 x multiply-adds of every
+    convolution (the rest is negligible), counted on shapes alone (PyTorch's meta device, no data).
+    222 at 1x3x64x224x224, the issue's figure."""
+    from benchmarks.torch_i3d import TorchI3D, Unit3D
+    net = TorchI3D(num_classes=400, in_channels=shape[1]).to("meta").eval()
+    total = []
+
+    def count(unit, inputs, output):
+        kt, kh, kw = unit.conv.kernel_size
+        total.append(2 * output.numel() * unit.conv.in_channels * kt * kh * kw)
+    for module in net.modules():
+        if isinstance(module, Unit3D):
+            module.register_forward_hook(count)
+    with torch.no_grad():
+        net(torch.empty(shape, device="meta"))
+    return sum(total) / 1e9
+
+
+def matmul_gflops(size=2048, repeats=5):
+    """The machine's float32 matrix-multiply rate on these cores (numpy's BLAS), the issue's yardstick."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((size, size)).astype(np.float32) for _ in range(2))
+    a @ b
+    seconds = sorted(timed(lambda: a @ b)[0] for _ in range(repeats))[repeats // 2]
+    return 2 * size ** 3 / seconds / 1e9
+
+
 def timed(step):
     start = time.perf_counter()
     out = step()
@@ -322,8 +350,12 @@ def time_alternating(args):
     for round_index in range(args.repeats):
         for fw in FRAMEWORKS if round_index % 2 == 0 else FRAMEWORKS[::-1]:
             times[fw].append(1000 * timed(steps[fw])[0])
-    if args.what == "forward":  # same weights, same clips
-        extra = {"logits_rel_l2": rel_l2(first["mindspore"][1], first["pytorch"][1])}
+    if args.what == "forward":  # same weights, same clips; throughput against the machine's matmul rate
+        gflop, matmul = forward_gflop(torch, args.shape), matmul_gflops()
+        rate = {fw: gflop / (np.median(times[fw]) / 1000) for fw in FRAMEWORKS}
+        extra = {"logits_rel_l2": rel_l2(first["mindspore"][1], first["pytorch"][1]), "forward_gflop": gflop,
+                 "gflops": rate, "matmul_gflops": matmul,
+                 "fraction_of_matmul": {fw: rate[fw] / matmul for fw in FRAMEWORKS}}
     else:  # the dropout masks differ between the frameworks, so the losses agree only roughly
         extra = {"first_loss": {fw: float(first[fw][1]) for fw in FRAMEWORKS}}
     return times, {fw: first[fw][0] for fw in FRAMEWORKS}, torch_conv, extra
@@ -384,6 +416,12 @@ def table_row(r):
             f"{r['median_ms']['mindspore']:.0f} | {r['median_ms']['pytorch']:.0f} | "
             f"**{r['ratio_mindspore_over_pytorch']:.2f}** | {r['timing']} | {r['peak_rss_mb']['mindspore']:.0f} | "
             f"{r['peak_rss_mb']['pytorch']:.0f} | {solo} | {r['first_call_s']['mindspore']:.1f} |")
+
+
+def throughput_line(r):
+    return (f"forward throughput at {shape_tag(r['shape'])}: {r['forward_gflop']:.1f} GFLOP per batch; " +
+            ", ".join(f"{fw} {r['gflops'][fw]:.0f} GFLOP/s ({r['fraction_of_matmul'][fw]:.0%})" for fw in FRAMEWORKS)
+            + f" of the float32 matmul rate {r['matmul_gflops']:.0f} GFLOP/s (numpy, same cores)")
 
 
 def describe(r):
@@ -463,7 +501,8 @@ def run_suite(args):
     lines = ["# I3D: MindSpore against PyTorch, same architecture, same weights, same cores", "",
              f"`{command}` ({time.strftime('%Y-%m-%d %H:%M')})", "",
              (describe(measured[0]) + ".") if measured else "", "", NOTES, "", TABLE_HEADER,
-             *map(table_row, done), ""]
+             *map(table_row, done), "",
+             *(f"- {throughput_line(r)}" for r in measured if "gflops" in r), ""]
     off = "_cpu_kernels_off" if os.environ.get(CPU_KERNELS_VARIABLE) == "0" else ""
     out = os.path.join(args.results_dir, f"i3d_speed_summary{off}.md")
     with open(out, "w") as f:
@@ -514,6 +553,8 @@ def main(argv=None):
     print(f"\n{describe(result)}\n\n{TABLE_HEADER}\n{table_row(result)}")
     if "logits_rel_l2" in result:
         print(f"\nlogits MindSpore vs PyTorch: relative L2 {result['logits_rel_l2']:.1e}")
+    if "gflops" in result:
+        print(throughput_line(result))
     out = result_path(args.results_dir, args.what, args.mode, args.shape)
     with open(out, "w") as f:
         json.dump(result, f, indent=1)

@@ -9,10 +9,13 @@ import platform
 import numpy
 
 
-# True while the AVX2 cap in ONEDNN_MAX_CPU_ISA is ours (not the user's): the C++ convolution lifts it
-# (src/models/cpu_kernels.py).
-ONEDNN_CAP_SET_BY_PROJECT = False
+# Set beside the AVX2 cap when the cap is ours, so that processes started from this one know an inherited cap
+# is the project's too (the C++ convolution lifts only that one: src/models/cpu_kernels.py).
 ONEDNN_CAP_MARKER = "I3D_ONEDNN_CAP_BY_PROJECT"
+
+
+def onednn_cap_is_ours():
+    return os.environ.get(ONEDNN_CAP_MARKER) == "1" and os.environ.get("ONEDNN_MAX_CPU_ISA") == "AVX2"
 
 
 def _prepare_onednn():
@@ -21,14 +24,9 @@ def _prepare_onednn():
     # ISA at AVX2 selects the JIT kernels. oneDNN reads the variable when it creates its first primitive, so
     # it is set here, at import, before any network exists. An explicit user setting is kept.
     # The project's own convolution (src/models/cpu_kernels.py) lifts the cap again when it is built.
-    # ONEDNN_CAP_MARKER tells processes started from this one that an inherited cap is the project's too.
-    global ONEDNN_CAP_SET_BY_PROJECT
-    if platform.machine().lower() in ("x86_64", "amd64"):
-        if "ONEDNN_MAX_CPU_ISA" not in os.environ:
-            os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX2"
-            os.environ[ONEDNN_CAP_MARKER] = "1"
-        ONEDNN_CAP_SET_BY_PROJECT = (os.environ.get(ONEDNN_CAP_MARKER) == "1"
-                                     and os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX2")
+    if platform.machine().lower() in ("x86_64", "amd64") and "ONEDNN_MAX_CPU_ISA" not in os.environ:
+        os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+        os.environ[ONEDNN_CAP_MARKER] = "1"
 
 
 def _check_numpy():

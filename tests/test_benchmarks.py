@@ -14,7 +14,7 @@ from conftest import ROOT
 torch = pytest.importorskip("torch")
 
 from benchmarks import torch_i3d  # noqa: E402
-from benchmarks.i3d_speed import estimated_memory_mb, informative_weights, timing_plan  # noqa: E402
+from benchmarks.i3d_speed import estimated_memory_mb, forward_gflop, informative_weights, timing_plan  # noqa: E402
 from benchmarks.torch_i3d import TorchI3D, load_from_mindspore, torch_name  # noqa: E402
 from src.factory import create_model  # noqa: E402
 from src.models import i3d as ms_i3d  # noqa: E402
@@ -140,6 +140,13 @@ def test_suite_plans_by_memory():
 
 
 @pytest.mark.slow
+def test_forward_flop_count():
+    """The issue counts 222 GFLOP per 64x224x224 clip forward; the count scales with the batch."""
+    assert forward_gflop(torch, (1, 3, 64, 224, 224)) == pytest.approx(222.3, abs=0.1)
+    assert forward_gflop(torch, (8, 3, 64, 224, 224)) == pytest.approx(8 * 222.3, abs=1)
+    assert forward_gflop(torch, (1, 2, 64, 224, 224)) < forward_gflop(torch, (1, 3, 64, 224, 224))
+
+
 def test_speed_benchmark_writes_its_figure(tmp_path):
     """One tiny figure end to end: both frameworks timed, memory from the two single-framework processes."""
     command = [sys.executable, os.path.join(ROOT, "benchmarks", "i3d_speed.py"), "--what", "forward",
@@ -152,6 +159,10 @@ def test_speed_benchmark_writes_its_figure(tmp_path):
         result = json.load(f)
     assert result["cores"] == sorted(os.sched_getaffinity(0))[:1]  # re-run under taskset on one core
     assert result["logits_rel_l2"] <= 1e-5
+    assert result["matmul_gflops"] > 0 and 0 < result["forward_gflop"] < 1
+    for framework in ("mindspore", "pytorch"):
+        assert result["gflops"][framework] == pytest.approx(
+            result["forward_gflop"] / (result["median_ms"][framework] / 1000))
     for framework in ("mindspore", "pytorch"):
         assert len(result["times_ms"][framework]) == 2 and result["median_ms"][framework] > 0
         assert result["peak_rss_mb"][framework] >= result["rss_after_build_mb"][framework] > 0

@@ -2,6 +2,7 @@
 changes, never half-written, and a clear fallback to MindSpore's own op when they cannot be built."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -37,12 +38,15 @@ def test_build_once_then_reuse(fresh_kernels):
 def test_edited_source_gets_a_new_library(fresh_kernels, tmp_path, monkeypatch):
     first = cpu_kernels.build_kernel(SOURCE)
     kernel_dir = tmp_path / "kernels"
-    kernel_dir.mkdir()
-    text = open(os.path.join(cpu_kernels.KERNEL_DIR, SOURCE)).read()
-    (kernel_dir / SOURCE).write_text(text + "\n// edited\n")
+    shutil.copytree(cpu_kernels.KERNEL_DIR, kernel_dir)
+    with open(kernel_dir / SOURCE, "a") as f:
+        f.write("\n// edited\n")
     monkeypatch.setattr(cpu_kernels, "KERNEL_DIR", str(kernel_dir))
     second = cpu_kernels.build_kernel(SOURCE)
     assert second != first and os.path.exists(first) and os.path.exists(second)
+    with open(kernel_dir / "kernel_common.h", "a") as f:  # a header it includes counts too
+        f.write("\n// edited\n")
+    assert cpu_kernels.build_kernel(SOURCE) not in (first, second)
 
 
 def test_failed_compile_leaves_nothing_and_falls_back_with_a_warning(fresh_kernels, monkeypatch):

@@ -2,9 +2,9 @@
 
 Two kernels (benchmarks/NOTES.md has the measurements that motivate them):
 - `conv3d_same_onednn.cc`: the 3-D convolution (forward and both gradients) through MindSpore's own oneDNN,
-  with the weights in the layout oneDNN prefers, so that its AVX-512 kernels run (2-2.3x faster than
+  with the weights in the layout oneDNN prefers, so that its AVX-512 kernels run (2.3-2.5x faster than
   MindSpore's Conv3D, which has to run capped at AVX2);
-- `max_pool3d_same_grad.cc`: the max-pool gradient (7x faster than MindSpore's MaxPool3DGrad).
+- `max_pool3d_same_grad.cc`: the max-pool gradient (6-9x faster than MindSpore's MaxPool3DGrad).
 
 The oneDNN ISA is one setting per process, read when oneDNN creates its first primitive. `import src` caps
 it at AVX2, which MindSpore's own Conv3D needs on AVX-512 CPUs (it otherwise runs oneDNN's reference
@@ -21,6 +21,7 @@ reason is printed once. `I3D_CPU_KERNELS=0` turns them off (the benchmarks' "bef
 """
 import ctypes
 import functools
+import glob
 import hashlib
 import os
 import platform
@@ -35,6 +36,8 @@ import mindspore as ms
 from mindspore import ops
 
 from src.fileio import atomic_output
+
+from .same_padding import tf_same_output_size
 
 KERNEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels")
 # -march=native: the library is built on, and cached for, the machine that runs it.
@@ -75,8 +78,11 @@ def build_kernel(source_name):
                                 f"{platform.system()} {platform.machine()}")
     source = os.path.join(KERNEL_DIR, source_name)
     link_flags = LINK_FLAGS[source_name]() if source_name in LINK_FLAGS else ()
-    with open(source, "rb") as f:
-        digest = hashlib.sha256(f.read() + " ".join(CXX_FLAGS + link_flags).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(" ".join(CXX_FLAGS + link_flags).encode())
+    for path in [source, *sorted(glob.glob(os.path.join(KERNEL_DIR, "*.h")))]:  # the source and its headers
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    digest = digest.hexdigest()[:16]
     cache = os.path.abspath(kernel_cache_dir())
     allowed = os.environ.get("MS_CUSTOM_AOT_WHITE_LIST")
     if allowed and not (cache + os.sep).startswith(os.path.abspath(allowed).rstrip(os.sep) + os.sep):
@@ -148,14 +154,13 @@ def onednn_isa_name(isa=None):
 
 def lift_isa_cap_for_kernels():
     """Called when the first C++ convolution is built: remove the AVX2 cap that `import src` set (never a
-    user's own setting) while oneDNN has not fixed its ISA yet. Returns the effective ISA; when oneDNN had
-    already started capped, our convolutions still run, with its AVX2 kernels."""
+    user's own setting), then fix oneDNN's ISA. When oneDNN had already started capped, our convolutions
+    still run, with its AVX2 kernels."""
     import src
-    if src.ONEDNN_CAP_SET_BY_PROJECT and os.environ.get(ISA_VARIABLE) == "AVX2":
+    if src.onednn_cap_is_ours():
         os.environ.pop(ISA_VARIABLE)
-        os.environ.pop(src.ONEDNN_CAP_MARKER, None)
-        src.ONEDNN_CAP_SET_BY_PROJECT = False
-    return effective_onednn_isa()
+        os.environ.pop(src.ONEDNN_CAP_MARKER)
+    effective_onednn_isa()
 
 
 def require_capped_onednn(what):
@@ -169,8 +174,7 @@ def require_capped_onednn(what):
         return
     message = (f"{what} runs MindSpore's own Conv3D, which on this CPU needs oneDNN capped at AVX2, but oneDNN "
                f"in this process already runs {onednn_isa_name(isa)}")
-    import src
-    if os.environ.get(ISA_VARIABLE) not in (None, "AVX2") and not src.ONEDNN_CAP_SET_BY_PROJECT:
+    if os.environ.get(ISA_VARIABLE) not in (None, "AVX2"):
         warnings.warn(f"{message} (ONEDNN_MAX_CPU_ISA={os.environ[ISA_VARIABLE]} was set by you): expect it "
                       "to be ~100x slower", stacklevel=2)
         return
@@ -192,7 +196,7 @@ def _second(x, w, *rest):
 
 
 def _same_output_shape(x_shape, w_shape, stride):
-    return [x_shape[0], w_shape[0], *(-(-x_shape[2 + a] // stride[a]) for a in range(3))]
+    return [x_shape[0], w_shape[0], *(tf_same_output_size(x_shape[2 + a], stride[a]) for a in range(3))]
 
 
 @functools.lru_cache(maxsize=None)

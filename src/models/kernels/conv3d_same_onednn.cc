@@ -17,7 +17,6 @@
 #include <dnnl.h>
 #include <dnnl_threadpool.h>
 #include <oneapi/dnnl/dnnl_threadpool_iface.hpp>
-#include <sched.h>
 
 #include <algorithm>
 #include <array>
@@ -33,6 +32,8 @@
 #include <thread>
 #include <tuple>
 #include <vector>
+
+#include "kernel_common.h"
 
 namespace {
 
@@ -76,21 +77,6 @@ class Threadpool : public dnnl::threadpool_interop::threadpool_iface {
 };
 thread_local bool Threadpool::in_parallel_ = false;
 
-// The threads this process may use (taskset and cgroup cpusets narrow it; hardware_concurrency does not).
-int UsableCpus() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
-// TensorFlow SAME: output ceil(size / stride); the odd padding element goes at the end.
-void SamePadding(int64_t size, int64_t kernel, int64_t stride, int64_t *before, int64_t *after) {
-  const int64_t total = size % stride == 0 ? std::max<int64_t>(kernel - stride, 0)
-                                           : std::max<int64_t>(kernel - size % stride, 0);
-  *before = total / 2;
-  *after = total - total / 2;
-}
-
 using Dims5 = std::array<int64_t, 5>;
 
 struct Problem {
@@ -101,6 +87,21 @@ struct Problem {
     return std::tie(pass, src, wei, dst, stride) < std::tie(o.pass, o.src, o.wei, o.dst, o.stride);
   }
 };
+
+// The convolution of input `src` (N,C,D,H,W) by weights `wei` (O,C,KD,KH,KW) with SAME padding.
+Problem MakeProblem(Pass pass, const int64_t *src, const int64_t *wei, const int64_t *stride) {
+  Problem p;
+  p.pass = pass;
+  std::copy(src, src + 5, p.src.begin());
+  std::copy(wei, wei + 5, p.wei.begin());
+  p.dst = {src[0], wei[0], 0, 0, 0};
+  for (int a = 0; a < 3; ++a) {
+    p.stride[a] = stride[a];
+    p.dst[2 + a] = i3d::SameOutputSize(src[2 + a], stride[a]);
+    i3d::SamePadding(src[2 + a], wei[2 + a], stride[a], &p.pad_before[a], &p.pad_after[a]);
+  }
+  return p;
+}
 
 dnnl_memory_desc_t PlainDesc(const Dims5 &dims, dnnl_format_tag_t tag) {
   dnnl_memory_desc_t md;
@@ -240,19 +241,12 @@ int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, cons
     if (std::string(dtypes[i]) != (is_stride ? "int64" : "float32")) return 1;
   }
   const int stride_index = pass == kForward ? 2 : 3;
-  const auto *stride = static_cast<const int64_t *>(params[stride_index]);
-  Problem p;
-  p.pass = pass;
-  std::copy(shapes[0], shapes[0] + 5, p.src.begin());
-  std::copy(shapes[1], shapes[1] + 5, p.wei.begin());
-  std::copy(shapes[pass == kForward ? 3 : 2], shapes[pass == kForward ? 3 : 2] + 5, p.dst.begin());
-  for (int a = 0; a < 3; ++a) {
-    p.stride[a] = stride[a];
-    SamePadding(p.src[2 + a], p.wei[2 + a], stride[a], &p.pad_before[a], &p.pad_after[a]);
-  }
+  const Problem p = MakeProblem(pass, shapes[0], shapes[1], static_cast<const int64_t *>(params[stride_index]));
+  const int64_t *given_dst = shapes[pass == kForward ? 3 : 2];  // y, or dy for the gradients
+  if (!std::equal(p.dst.begin(), p.dst.end(), given_dst)) return 1;
   try {
     const Compiled &c = Lookup(p);
-    Threadpool pool(UsableCpus());
+    Threadpool pool(i3d::UsableCpus());
     dnnl_stream_t stream;
     CHECK_DNNL(dnnl_threadpool_interop_stream_create(&stream, c.engine, &pool));
     std::unique_ptr<dnnl_stream, decltype(&dnnl_stream_destroy)> stream_owner(stream, dnnl_stream_destroy);
@@ -321,16 +315,7 @@ extern "C" int Conv3dSameBackwardWeights(int nparam, void **params, int *ndims, 
 // (tests and benchmarks record it). pass: 0 forward, 1 backward data, 2 backward weights.
 extern "C" int Conv3dSameImplementation(int pass, const int64_t *src, const int64_t *wei, const int64_t *stride,
                                         char *out, int out_size) {
-  Problem p;
-  p.pass = static_cast<Pass>(pass);
-  std::copy(src, src + 5, p.src.begin());
-  std::copy(wei, wei + 5, p.wei.begin());
-  p.dst = {src[0], wei[0], 0, 0, 0};
-  for (int a = 0; a < 3; ++a) {
-    p.stride[a] = stride[a];
-    p.dst[2 + a] = (src[2 + a] + stride[a] - 1) / stride[a];
-    SamePadding(src[2 + a], wei[2 + a], stride[a], &p.pad_before[a], &p.pad_after[a]);
-  }
+  const Problem p = MakeProblem(static_cast<Pass>(pass), src, wei, stride);
   try {
     const char *name = nullptr;
     CHECK_DNNL(dnnl_primitive_desc_query(Lookup(p).conv_pd, dnnl_query_impl_info_str, 0, &name));

@@ -8,8 +8,6 @@
 //
 // Inputs: x (N, C, T, H, W) float32, dy (N, C, To, Ho, Wo) float32, window int64[6] = kernel (t, h, w)
 // then stride (t, h, w). Output: dx, shaped like x. Padded positions never win (TF SAME pads with -inf).
-#include <sched.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -17,14 +15,9 @@
 #include <thread>
 #include <vector>
 
-namespace {
+#include "kernel_common.h"
 
-// Padding TensorFlow's SAME adds before the first element along an axis (the odd one goes after).
-int64_t SamePadBefore(int64_t size, int64_t kernel, int64_t stride) {
-  const int64_t total = size % stride == 0 ? std::max<int64_t>(kernel - stride, 0)
-                                           : std::max<int64_t>(kernel - size % stride, 0);
-  return total / 2;
-}
+namespace {
 
 struct Pool {
   int64_t size[3];     // input T, H, W
@@ -67,13 +60,6 @@ void PlaneGrad(const Pool &p, const float *x, const float *dy, float *dx) {
   }
 }
 
-// The threads this process may use (taskset and cgroup cpusets narrow it; hardware_concurrency does not).
-int UsableCpus() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
 }  // namespace
 
 extern "C" int MaxPool3dSameGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
@@ -92,7 +78,8 @@ extern "C" int MaxPool3dSameGrad(int nparam, void **params, int *ndims, int64_t 
     p.out[a] = shapes[1][2 + a];
     p.kernel[a] = window[a];
     p.stride[a] = window[3 + a];
-    p.pad[a] = SamePadBefore(p.size[a], p.kernel[a], p.stride[a]);
+    int64_t after;
+    i3d::SamePadding(p.size[a], p.kernel[a], p.stride[a], &p.pad[a], &after);
   }
   const int64_t planes = shapes[0][0] * shapes[0][1];
   if (planes == 0) return 0;
@@ -101,7 +88,7 @@ extern "C" int MaxPool3dSameGrad(int nparam, void **params, int *ndims, int64_t 
   auto run = [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) PlaneGrad(p, x + i * in_plane, dy + i * out_plane, dx + i * in_plane);
   };
-  const int threads = static_cast<int>(std::min<int64_t>(UsableCpus(), planes));
+  const int threads = static_cast<int>(std::min<int64_t>(i3d::UsableCpus(), planes));
   std::vector<std::thread> workers;
   for (int i = 1; i < threads; ++i) workers.emplace_back(run, planes * i / threads, planes * (i + 1) / threads);
   run(0, planes / threads);
