@@ -38,20 +38,45 @@ def _lower(value):
     return str(value).lower()
 
 
+def _bounded(kind, low=None, high=None, low_open=False):
+    """A type function for numbers in a range: `--batch_size 0` is refused where it is read, not as a
+    ZeroDivisionError or a "Framework Unexpected Exception" later."""
+    def parse(value):
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, "
+                                             f"got '{value}'") from None
+        too_low = low is not None and (number <= low if low_open else number < low)
+        if too_low or (high is not None and number > high):
+            bounds = (f"> {low}" if low_open else f">= {low}") if high is None else \
+                f"in {'(' if low_open else '['}{low}, {high}]"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
+        return number
+    parse.__name__ = kind.__name__
+    return parse
+
+
+POSITIVE_INT = _bounded(int, 1)
+NONNEGATIVE_INT = _bounded(int, 0)
+NONNEGATIVE_FLOAT = _bounded(float, 0.0)
+FRACTION = _bounded(float, 0.0, 1.0)
+
+
 # Grouped for --help; every entry script accepts every option, so one YAML file serves them all. The names
 # are the upstream ModelZoo I3D's (config.py, eval.py, export.py), so its commands keep working.
 OPTION_GROUPS = {
-    "model": [
+    "network": [
         _opt("model", str, "i3d", "registered backbone (src/models)"),
         _opt("mode", str, "rgb", "stream: rgb (3 channels) or flow (x, y: 2 channels)", ("rgb", "flow")),
-        _opt("num_classes", int, 0, "classes of the network; 0: the dataset's (training, evaluation) or 400 "
+        _opt("num_classes", NONNEGATIVE_INT, 0, "classes of the network; 0: the dataset's (training, evaluation) or 400 "
              "(Kinetics: export)"),
-        _opt("finetune_num_classes", int, 0, "upstream name: classes of the fine-tuned head; overrides "
+        _opt("finetune_num_classes", NONNEGATIVE_INT, 0, "upstream name: classes of the fine-tuned head; overrides "
              "num_classes (the checkpoint's own head size is read from the checkpoint)"),
         _opt("finetune_prefixes", str, "", "comma-separated parameter-name prefixes to train (upstream: "
              "'logits,Mixed_5'); empty: train every layer"),
-        _opt("dropout_keep_prob", float, 0.5, "keep probability of the dropout before the classifier"),
-        _opt("bn_momentum", float, 0.99, "BatchNorm momentum, MindSpore convention (weight KEPT from the old "
+        _opt("dropout_keep_prob", _bounded(float, 0.0, 1.0, low_open=True), 0.5, "keep probability of the dropout before the classifier"),
+        _opt("bn_momentum", FRACTION, 0.99, "BatchNorm momentum, MindSpore convention (weight KEPT from the old "
              "statistic; PyTorch 0.01 = 0.99 here)"),
         _opt("checkpoint_path", str, "", "checkpoint to start from (a classifier of another size is replaced)"),
         _opt("cross_modality", str2bool, False, "flow net from an RGB checkpoint: first conv averaged over RGB"),
@@ -62,59 +87,60 @@ OPTION_GROUPS = {
         _opt("video_path", str, "", "frame tree of the stream (joint evaluation: the rgb tree)"),
         _opt("annotation_path", str, "", "annotation JSON (hmdb51_json.py / ucf101_json.py output)"),
         _opt("video_path_joint_flow", str, "", "joint evaluation: the flow frame tree"),
-        _opt("annotation_path_joint_flow", str, "", "joint evaluation: the flow annotation (default: "
-             "annotation_path)"),
-        _opt("train_sample_duration", int, 64, "frames per training clip"),
-        _opt("test_sample_duration", int, 64, "frames per evaluation clip"),
-        _opt("num_val_samples", int, 1, "evaluation clips per video, evenly spaced, scores averaged per video"),
-        _opt("spatial_size", int, 224, "crop height and width"),
-        _opt("short_side", int, 0, "resize frames to this shorter side before cropping; 0: as stored (infer.py: "
-             "256, the size prepare_dataset stores)"),
-        _opt("multiscale_crop", str2bool, False, "training: multi-scale corner crops (TSN) instead of a random crop"),
-        _opt("batch_size", int, 8, "clips per batch (per device when distributed)"),
-        _opt("num_workers", int, 2, "data worker processes"),
+        _opt("annotation_path_joint_flow", str, "", "joint evaluation: the flow annotation; empty: "
+             "annotation_path"),
+        _opt("batch_size", POSITIVE_INT, 8, "clips per batch (per device when distributed)"),
+        _opt("num_workers", POSITIVE_INT, 2, "data worker processes"),
         _opt("seed", int, 1, "seed of Python, numpy, MindSpore, data order and augmentation"),
+    ],
+    "clip": [
+        _opt("train_sample_duration", POSITIVE_INT, 64, "frames per training clip"),
+        _opt("test_sample_duration", POSITIVE_INT, 64, "frames per evaluation clip"),
+        _opt("num_val_samples", POSITIVE_INT, 1, "evaluation clips per video, evenly spaced, scores averaged per "
+             "video"),
+        _opt("spatial_size", POSITIVE_INT, 224, "crop height and width"),
+        _opt("short_side", NONNEGATIVE_INT, 0, "resize frames to this shorter side before cropping; 0: as "
+             "stored (infer.py: 256, the size prepare_dataset stores)"),
+        _opt("multiscale_crop", str2bool, False, "training: multi-scale corner crops (TSN) instead of a random crop"),
+        _opt("sample_duration", POSITIVE_INT, 64, "export and inference: frames per clip"),
     ],
     "training": [
         _opt("optimizer", _lower, "adam", "optimizer", ("adam", "sgd", "rmsprop")),
-        _opt("lr", float, 0.001, "base learning rate (per step schedule)"),
+        _opt("lr", NONNEGATIVE_FLOAT, 0.001, "base learning rate (per step schedule)"),
         _opt("lr_schedule", str, "step", "step: lr x lr_de_rate every lr_de_epochs (upstream); cosine: to min_lr",
              ("step", "cosine")),
-        _opt("lr_de_rate", float, 0.5, "step schedule: decay factor"),
-        _opt("lr_de_epochs", int, 5, "step schedule: epochs between decays"),
-        _opt("warmup_epochs", int, 0, "cosine schedule: linear warm-up epochs"),
-        _opt("min_lr", float, 0.0, "cosine schedule: final learning rate"),
-        _opt("momentum", float, 0.9, "sgd and rmsprop momentum"),
-        _opt("weight_decay", float, 1e-8, "L2 weight decay of convolution and classifier weights (not BN, bias)"),
-        _opt("start_epoch", int, 0, "epoch to start at: the lr schedule and data order continue from there"),
-        _opt("num_epochs", int, 32, "epochs in the whole run"),
+        _opt("lr_de_rate", NONNEGATIVE_FLOAT, 0.5, "step schedule: decay factor"),
+        _opt("lr_de_epochs", POSITIVE_INT, 5, "step schedule: epochs between decays"),
+        _opt("warmup_epochs", NONNEGATIVE_INT, 0, "cosine schedule: linear warm-up epochs"),
+        _opt("min_lr", NONNEGATIVE_FLOAT, 0.0, "cosine schedule: final learning rate"),
+        _opt("momentum", FRACTION, 0.9, "sgd and rmsprop momentum"),
+        _opt("weight_decay", NONNEGATIVE_FLOAT, 1e-8, "L2 weight decay of convolution and classifier weights (not BN, bias)"),
+        _opt("start_epoch", NONNEGATIVE_INT, 0, "epoch to start at: the lr schedule and data order continue from there"),
+        _opt("num_epochs", POSITIVE_INT, 32, "epochs in the whole run"),
         _opt("resume", str2bool, False, "continue from the last complete checkpoint in save_dir (weights, "
              "optimizer state, lr position, history)"),
         _opt("save_dir", str, "./output_standalone", "checkpoints, resolved config, history and plots"),
-        _opt("checkpoint_frequency", int, 1, "save a checkpoint every this many epochs (and after the last)"),
-        _opt("checkpoints_num_keep", int, 16, "epoch checkpoints kept (the best one is kept besides)"),
+        _opt("checkpoint_frequency", POSITIVE_INT, 1, "save a checkpoint every this many epochs (and after the last)"),
+        _opt("checkpoints_num_keep", POSITIVE_INT, 16, "epoch checkpoints kept (the best one is kept besides)"),
         _opt("no_eval", str2bool, False, "skip validation after each epoch"),
         _opt("amp_level", str, "O0", "mixed precision level (O0: float32)", ("O0", "O1", "O2", "O3")),
-        _opt("loss_scale", float, 1024.0, "fixed loss scale used with amp_level O2/O3"),
+        _opt("loss_scale", _bounded(float, 0.0, low_open=True), 1024.0, "fixed loss scale used with amp_level O2/O3"),
         _opt("sink_mode", str2bool, False, "dataset sink mode (Ascend/GPU; CPU runs un-sunk)"),
         _opt("distributed", str2bool, False, "data-parallel training over the devices of the launcher (msrun or "
              "an HCCL rank table)"),
-        _opt("device_num", int, 0, "devices in the job; 0: from the launcher (checked against it when given)"),
+        _opt("device_num", NONNEGATIVE_INT, 0, "devices in the job; 0: from the launcher (checked against it when given)"),
     ],
     "evaluation": [
         _opt("test_mode", str, "", "rgb, flow or joint; empty: the --mode stream", ("", "rgb", "flow", "joint")),
-        _opt("rgb_path", str, "", "rgb checkpoint (upstream name); default: checkpoint_path in rgb mode"),
-        _opt("flow_path", str, "", "flow checkpoint (upstream name); default: checkpoint_path in flow mode"),
+        _opt("rgb_path", str, "", "rgb checkpoint (upstream name); empty: checkpoint_path in rgb mode"),
+        _opt("flow_path", str, "", "flow checkpoint (upstream name); empty: checkpoint_path in flow mode"),
         _opt("fusion", str, "logits", "joint: sum of logits (DeepMind, upstream) or mean of softmax",
              ("logits", "softmax")),
-        _opt("rgb_weight", float, 1.0, "joint: weight of the rgb scores"),
-        _opt("flow_weight", float, 1.0, "joint: weight of the flow scores"),
+        _opt("rgb_weight", NONNEGATIVE_FLOAT, 1.0, "joint: weight of the rgb scores"),
+        _opt("flow_weight", NONNEGATIVE_FLOAT, 1.0, "joint: weight of the flow scores"),
         _opt("checkpoint_dir", str, "", "multi-checkpoint evaluation: folder of <model>-<epoch>_<step>.ckpt files"),
         _opt("checkpoint_epochs", str, "", "multi-checkpoint evaluation: epochs, e.g. '3-10' or '4,8,12'"),
         _opt("result_dir", str, "./eval_result", "metrics JSON, predictions, confusion matrix, summary.txt"),
-    ],
-    "clip": [
-        _opt("sample_duration", int, 64, "export and inference: frames per clip"),
     ],
     "inference": [
         _opt("preprocess_result", str, "./preprocess_Result", "preprocess.py output: data/ and label/ per "
@@ -124,8 +150,8 @@ OPTION_GROUPS = {
     ],
     "demo": [  # infer.py: video files -> top-5 classes
         _opt("video", str, [], "infer.py: video file(s) to classify (anything OpenCV decodes)", nargs="+"),
-        _opt("labels", str, "", "infer.py: class names, one per line (default: annotation_path's labels, else "
-             "Kinetics-400's for a 400-class network)"),
+        _opt("labels", str, "", "infer.py: class names, one per line; empty: annotation_path's labels, else "
+             "Kinetics-400's for a 400-class network"),
         _opt("flow_method", str, "tvl1", "infer.py: optical flow computed on the fly for the flow stream "
              "(tvl1: prepare_dataset's default; dis: about 100x faster, less accurate)",
              ("tvl1", "tvl1_fast", "dis", "farneback")),
@@ -133,7 +159,7 @@ OPTION_GROUPS = {
     ],
     "device": [
         _opt("device_target", str, "CPU", "backend", ("CPU", "GPU", "Ascend")),
-        _opt("device_id", int, 0, "device index (RANK_TABLE launches: from DEVICE_ID)"),
+        _opt("device_id", NONNEGATIVE_INT, 0, "device index (RANK_TABLE launches: from DEVICE_ID)"),
         _opt("context", _context_mode, "graph", "MindSpore execution mode (upstream: gr, py)", ("graph", "pynative")),
     ],
     "export": [
@@ -169,12 +195,55 @@ def _check_one(option, value, source):
     return value
 
 
+# What each entry script's --help shows: option groups, or single options of another group. Every script still
+# ACCEPTS every option, so one YAML file serves a whole workflow; --help lists only what the script reads.
+_NETWORK = ("model", "mode", "num_classes", "checkpoint_path")  # what a script that only runs a network reads
+SCRIPT_OPTIONS = {
+    "train": ("network", "data", "clip", "training", "device", "cloud"),
+    "eval": (*_NETWORK, "data", "clip", "evaluation", "device", "cloud"),
+    "eval_onnx": ("mode", "data", "clip", "evaluation", "device"),
+    "export": (*_NETWORK, "sample_duration", "spatial_size", "batch_size", "export", "device"),
+    "infer": (*_NETWORK, "sample_duration", "spatial_size", "short_side", "num_val_samples", "annotation_path",
+              "rgb_path", "flow_path", "fusion", "rgb_weight", "flow_weight", "demo", "device"),
+    "preprocess": ("mode", "data", "clip", "preprocess_result"),
+    "postprocess": ("mode", "dataset", "test_mode", "fusion", "rgb_weight", "flow_weight", "result_dir", "inference"),
+}
+
+
+def _shown_options(script):
+    if script is None:
+        return set(OPTIONS)
+    if script not in SCRIPT_OPTIONS:
+        raise KeyError(f"config.py: no SCRIPT_OPTIONS entry for '{script}'")
+    shown = set()
+    for item in SCRIPT_OPTIONS[script]:
+        shown |= {o.name for o in OPTION_GROUPS[item]} if item in OPTION_GROUPS else {OPTIONS[item].name}
+    return shown
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the description's example lines as written, and appends '(default: X)' only where there is a
+    default worth saying (not an empty string or list, and not where the help already says what empty means)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default in (None, "", [], argparse.SUPPRESS) or "%(default)" in text or "empty:" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def load_yaml(path):
     """{option: value} from a YAML file, every key known and every value checked."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: config file not found")
     with open(path) as f:
-        data = yaml.safe_load(f) or {}
+        try:
+            data = yaml.safe_load(f) or {}
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise ValueError(f"{path}: not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a config file must be a mapping of option: value")
     unknown = sorted(set(data) - set(OPTIONS))
@@ -183,22 +252,25 @@ def load_yaml(path):
     return {k: _check_value(OPTIONS[k], v, path) for k, v in data.items()}
 
 
-def build_parser(description=None):
-    parser = argparse.ArgumentParser(description=description,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def build_parser(description=None, script=None):
+    """The parser of every option; `script` (a SCRIPT_OPTIONS key) limits what --help lists."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=_HelpFormatter)
     parser.add_argument("--config", default=None, help="YAML file of option: value (the command line overrides)")
+    shown = _shown_options(script)
     for title, options in OPTION_GROUPS.items():
-        group = parser.add_argument_group(title)
+        group = parser.add_argument_group(title) if shown & {o.name for o in options} else parser
         for o in options:
             extra = {"nargs": "?", "const": True} if o.type is str2bool else {"nargs": o.nargs} if o.nargs else {}
-            group.add_argument(f"--{o.name}", type=o.type, default=o.default, choices=o.choices, help=o.help,
-                               **extra)
+            group.add_argument(f"--{o.name}", type=o.type, default=o.default, choices=o.choices,
+                               help=o.help if o.name in shown else argparse.SUPPRESS, **extra)
     return parser
 
 
-def parse_config(argv=None, description=None):
-    """The resolved configuration (an argparse.Namespace) for `argv` (default: sys.argv[1:])."""
-    parser = build_parser(description)
+def parse_config(argv=None, description=None, script=None):
+    """The resolved configuration (an argparse.Namespace) for `argv` (default: sys.argv[1:]).
+
+    script: the entry script's SCRIPT_OPTIONS key; its --help then lists only the options it reads."""
+    parser = build_parser(description, script)
     pre, _ = parser.parse_known_args(argv)
     if pre.config:
         try:

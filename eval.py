@@ -1,4 +1,4 @@
-"""Evaluate I3D: one stream (rgb or flow), both streams fused (joint), or a range of training checkpoints.
+r"""Evaluate I3D: one stream (rgb or flow), both streams fused (joint), or a range of training checkpoints.
 
     python eval.py --test_mode rgb --rgb_path output/i3d-best.ckpt --dataset hmdb51 --video_path ... \
         --annotation_path ...
@@ -124,7 +124,7 @@ def evaluate(cfg):
 
 def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    cfg = parse_config(argv, description=__doc__)
+    cfg = parse_config(argv, description=__doc__, script="eval")
     with openi_job(cfg) as cfg:
         result = evaluate(cfg)
     print(f"results in {os.path.abspath(cfg.result_dir)}")

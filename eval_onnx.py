@@ -1,4 +1,4 @@
-"""Evaluate exported ONNX models with ONNX Runtime (CPU, or CUDA with --device_target GPU): rgb, flow or joint.
+r"""Evaluate exported ONNX models with ONNX Runtime (CPU, or CUDA with --device_target GPU): rgb, flow or joint.
 
     python eval_onnx.py --test_mode rgb --rgb_path i3d_rgb.onnx --dataset hmdb51 --video_path ... \
         --annotation_path ... [--device_target GPU]
@@ -14,7 +14,7 @@ from src.entry import run_entry
 
 
 def main(argv=None):
-    cfg = parse_config(argv, description=__doc__)
+    cfg = parse_config(argv, description=__doc__, script="eval_onnx")
     test_mode = cfg.test_mode or cfg.mode
     for mode in (("rgb", "flow") if test_mode == "joint" else (test_mode,)):
         path = evaluation.checkpoint_for(cfg, mode)

@@ -1,4 +1,4 @@
-"""Export a trained (or converted) network to MINDIR, ONNX or AIR, verified against the network.
+r"""Export a trained (or converted) network to MINDIR, ONNX or AIR, verified against the network.
 
     python export.py --checkpoint_path pretrained/rgb_imagenet.ckpt --mode rgb --file_format ONNX \
         --file_name outputs/i3d_rgb --batch_size 1 --sample_duration 64 --spatial_size 224
@@ -15,7 +15,7 @@ from src.factory import in_channels_for, model_from_config, resolve_num_classes
 
 
 def main(argv=None):
-    cfg = parse_config(argv, description=__doc__)
+    cfg = parse_config(argv, description=__doc__, script="export")
     # The export is checked by running the file: a MINDIR runs MindSpore's own Conv3D, which needs oneDNN
     # capped at AVX2 on CPU, so this process builds the network without the C++ convolution
     # (src/models/cpu_kernels.py). Speed does not matter here: the network runs once.

@@ -1,4 +1,4 @@
-"""Classify video files with I3D: decode, sample and crop as evaluation does, print the top-5 of each stream.
+r"""Classify video files with I3D: decode, sample and crop as evaluation does, print the top-5 of each stream.
 
     python infer.py --video my_video.mp4 --rgb_path pretrained/rgb_imagenet.ckpt
     python infer.py --video a.mp4 b.avi --rgb_path RGB.ckpt --flow_path FLOW.ckpt --annotation_path ANN.json \
@@ -35,7 +35,7 @@ def stream_checkpoints(cfg):
 
 
 def main(argv=None):
-    cfg = parse_config(argv, description=__doc__)
+    cfg = parse_config(argv, description=__doc__, script="infer")
     if not cfg.video:
         raise ValueError("no video given: --video PATH [PATH ...]")
     for path in cfg.video:

@@ -24,7 +24,7 @@ def stream_scores(cfg, mode):
 
 
 def main(argv=None):
-    cfg = parse_config(argv, description=__doc__)
+    cfg = parse_config(argv, description=__doc__, script="postprocess")
     test_mode = cfg.test_mode or cfg.mode
     modes = ("rgb", "flow") if test_mode == "joint" else (test_mode,)
     results = {}

@@ -1,4 +1,4 @@
-"""Write the VALIDATION clips of one stream as raw float32 batches for the C++ inference program (310 route).
+r"""Write the VALIDATION clips of one stream as raw float32 batches for the C++ inference program (310 route).
 
     python preprocess.py --dataset hmdb51 --mode rgb --video_path FRAMES --annotation_path ANN.json \
         --batch_size 8 [--test_sample_duration 64 --spatial_size 224 --num_val_samples 1]
@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 
 def main(argv=None):
-    cfg = parse_config(argv, description=__doc__)
+    cfg = parse_config(argv, description=__doc__, script="preprocess")
     set_global_seed(cfg.seed)
     video_path, annotation_path = stream_paths(cfg, cfg.mode)
     data, source = dataset_from_config(cfg, "validation", cfg.mode, video_path, annotation_path)

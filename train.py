@@ -1,4 +1,4 @@
-"""Train I3D: fine-tune from Kinetics-400 weights (or from scratch) on one stream, rgb or flow.
+r"""Train I3D: fine-tune from Kinetics-400 weights (or from scratch) on one stream, rgb or flow.
 
     python train.py --dataset hmdb51 --mode rgb --video_path data/hmdb51/frames \
         --annotation_path data/hmdb51/annotations/hmdb51_1.json --checkpoint_path pretrained/rgb_imagenet.ckpt \
@@ -107,7 +107,7 @@ def train(cfg):
 
 def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    cfg = parse_config(argv, description=__doc__)
+    cfg = parse_config(argv, description=__doc__, script="train")
     with openi_job(cfg) as cfg:
         return train(cfg)
 

@@ -7,6 +7,10 @@
 # Usage: bash scripts/run_demo.sh [OUTPUT_DIR]    (default: outputs/demo)
 #        EPOCHS=2 bash scripts/run_demo.sh         (fewer epochs: quicker, less accurate; CI uses 1)
 set -euo pipefail
+case "${1:-}" in
+  -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+  -*) echo "run_demo.sh: unknown option '$1' (usage: bash scripts/run_demo.sh [OUTPUT_DIR]; --help)" >&2; exit 2 ;;
+esac
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$(mkdir -p "${1:-$ROOT/outputs/demo}" && cd "${1:-$ROOT/outputs/demo}" && pwd)"
 EPOCHS=${EPOCHS:-4}

@@ -5,6 +5,7 @@ script, tool, test and benchmark gets the same two fixes by importing `src` firs
 """
 import os
 import platform
+import sys
 
 import numpy
 
@@ -35,10 +36,13 @@ def _check_numpy():
     # scalars ("Unable to avoid copy"). Fail here with the fix instead of deep inside MindSpore.
     major = int(numpy.__version__.split(".")[0])
     if major >= 2:
+        # The usual cause is running the system python instead of the project's environment: point there,
+        # not at a pip install into the system python.
+        venv = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".venv")
         raise ImportError(
-            f"numpy {numpy.__version__} is installed, but MindSpore 2.10 needs numpy<2 "
-            "(this project pins numpy==1.26.4 in requirements.txt). "
-            "Run: pip install -r requirements.txt")
+            f"numpy {numpy.__version__} is installed in {sys.prefix}, but MindSpore 2.10 needs numpy<2 (the project "
+            f"pins numpy==1.26.4). Use the project's environment: bash scripts/setup_env.sh creates {venv}; then "
+            f"run {venv}/bin/python, or 'source {venv}/bin/activate' first")
 
 
 _prepare_onednn()

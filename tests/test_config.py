@@ -32,7 +32,10 @@ def test_yaml_then_command_line(tmp_path):
     ("mode: depth\n", "must be one of"),
     ("batch_size: many\n", "batch_size"),
     ("dynamic_batch: perhaps\n", "boolean"),
-    ("- a list\n", "mapping")])
+    ("- a list\n", "mapping"),
+    ("lr: [0.1,\n", "not valid YAML at line 2"),       # a syntax error: one line, not PyYAML's traceback
+    ("spatial_size: 0\n", "'spatial_size': must be >= 1, got 0"),
+    ("dropout_keep_prob: 0\n", "must be in (0.0, 1.0]")])
 def test_bad_yaml_is_an_error_naming_the_file(tmp_path, capsys, text, message):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
@@ -72,3 +75,53 @@ def test_every_option_is_read_by_some_entry_script_or_library():
 def test_upstream_spellings_parse():
     cfg = parse_config(["--context", "gr", "--optimizer", "SGD", "--sink_mode=False", "--no_eval", "true"])
     assert cfg.context == "graph" and cfg.optimizer == "sgd" and cfg.sink_mode is False and cfg.no_eval is True
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--batch_size", "0"], "--batch_size: must be >= 1, got 0"),   # was a ZeroDivisionError in training
+    (["--spatial_size", "0"], "--spatial_size: must be >= 1"),       # was "Framework Unexpected Exception"
+    (["--test_sample_duration", "-3"], "must be >= 1"),
+    (["--num_epochs", "1.5"], "expected a whole number, got '1.5'"),
+    (["--bn_momentum", "1.5"], "must be in [0.0, 1.0]"),
+    (["--lr", "-1"], "must be >= 0.0")])
+def test_out_of_range_options_are_refused_where_they_are_read(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        parse_config(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def _help(script, capsys):
+    from config import build_parser
+    build_parser("Line one.\n\n    python x.py --a 1 \\\n        --b 2\n", script).print_help()
+    return capsys.readouterr().out
+
+
+def test_help_lists_only_what_the_script_reads(capsys):
+    infer_help = _help("infer", capsys)
+    assert "--video" in infer_help and "--flow_method" in infer_help and "--spatial_size" in infer_help
+    for training_only in ("--lr ", "--amp_level", "--save_dir", "--finetune_prefixes", "--file_format"):
+        assert training_only not in infer_help, training_only
+    train_help = _help("train", capsys)
+    assert "--lr " in train_help and "--amp_level" in train_help and "--video " not in train_help
+    assert "--file_format" in _help("export", capsys)
+
+
+def test_hidden_options_are_still_accepted():
+    """One YAML file serves every script: an option a script's --help leaves out still parses."""
+    from config import build_parser
+    args = build_parser(None, "infer").parse_args(["--lr", "0.5", "--amp_level", "O2"])
+    assert args.lr == 0.5 and args.amp_level == "O2"
+
+
+def test_help_keeps_example_lines_and_says_no_empty_default(capsys):
+    text = _help(None, capsys)
+    assert "    python x.py --a 1 \\\n        --b 2" in text  # the description's lines as written
+    assert "(default: )" not in text and "(default: [])" not in text
+    assert "(default: 224)" in text
+
+
+def test_every_script_names_its_help_options():
+    from config import OPTION_GROUPS, SCRIPT_OPTIONS
+    for script, items in SCRIPT_OPTIONS.items():
+        assert os.path.isfile(os.path.join(os.path.dirname(os.path.dirname(__file__)), f"{script}.py")), script
+        assert all(item in OPTION_GROUPS or item in OPTIONS for item in items), script

@@ -73,3 +73,26 @@ def test_train_then_evaluate_with_the_upstream_scripts(tmp_path):
                        annotation, run_dir / "i3d-2_3.ckpt", flow, "CPU", *SMALL, cwd=tmp_path)
     assert joint.returncode == 0, joint.stderr
     assert (tmp_path / "output_eval" / "video_json_joint" / "joint_metrics.json").is_file()
+
+
+def test_run_demo_help_prints_its_usage_and_a_wrong_option_is_named(tmp_path):
+    shown = run_script("run_demo.sh", "--help", cwd=tmp_path)
+    assert shown.returncode == 0 and "Usage: bash scripts/run_demo.sh [OUTPUT_DIR]" in shown.stdout
+    wrong = run_script("run_demo.sh", "--epochs", cwd=tmp_path)
+    assert wrong.returncode == 2 and "unknown option '--epochs'" in wrong.stderr
+    assert not (tmp_path / "--epochs").exists()
+
+
+@pytest.mark.parametrize("script,shown,hidden", [("infer.py", "--flow_method", "--amp_level"),
+                                                 ("train.py", "--amp_level", "--flow_method")])
+def test_entry_script_help_lists_its_own_options(script, shown, hidden):
+    text = subprocess.run([os.sys.executable, os.path.join(ROOT, script), "--help"], capture_output=True,
+                          text=True, timeout=300).stdout
+    assert shown in text and hidden not in text
+    assert "\\\n" in text  # the example command lines keep their continuation lines
+
+
+def test_private_annotation_module_says_which_tool_to_run():
+    result = subprocess.run([os.sys.executable, os.path.join(ROOT, "src", "tools", "_annotation_cli.py"), "--help"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "run one of those" in result.stderr and "Traceback" not in result.stderr

@@ -1,7 +1,12 @@
 """The command line shared by hmdb51_json.py and ucf101_json.py (upstream positional arguments)."""
 import argparse
+import sys
 
-from src.data.annotations import annotation_file_name, print_problem_summary, write_split_annotations
+if __name__ == "__main__":  # a shared module, not a tool: say which tools to run instead of an ImportError
+    sys.exit("_annotation_cli.py is the command line shared by hmdb51_json.py and ucf101_json.py: run one of "
+             "those (python src/tools/hmdb51_json.py --help)")
+
+from src.data.annotations import annotation_file_name, print_problem_summary, write_split_annotations  # noqa: E402
 
 SPLIT_DIR_HELP = {"hmdb51": "directory of the HMDB51 split files <class>_test_split<k>.txt",
                   "ucf101": "directory with classInd.txt, trainlist0<k>.txt and testlist0<k>.txt"}
