@@ -1,9 +1,11 @@
 """create_dataset: a batched MindSpore dataset of clips, plus the source that knows videos and class names."""
+import functools
+
 import mindspore as ms
 import mindspore.dataset as ds
 from mindspore.dataset import transforms, vision
 
-from ..data.dataset import EpochSampler, VideoClipDataset
+from ..data.dataset import ClipSourceError, EpochSampler, VideoClipDataset, clip_source_message
 from ..data.spatial import CenterCrop, Compose, MultiScaleCrop, RandomCrop, RandomHorizontalFlip, ResizeShortSide
 from ..data.temporal import TemporalEvenCrops, TemporalRandomCrop
 
@@ -74,4 +76,44 @@ def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spati
         dataset = dataset.map([transforms.TypeCast(ms.float32), vision.Rescale(1.0, -127.5),
                                vision.Rescale(1.0 / 127.5, 0.0)],
                               input_columns="clip", num_parallel_workers=max(num_workers, 1))
+    _report_source_errors(dataset)
     return dataset, source
+
+
+class SourceErrorIterator:
+    """A dataset iterator that raises a clip the source could not make as the ClipSourceError (a ValueError)
+    it is, one line naming the file, instead of MindSpore's RuntimeError with three tracebacks around it."""
+
+    def __init__(self, iterator):
+        self._iterator = iterator
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self._iterator)
+        except RuntimeError as error:
+            message = clip_source_message(error)
+            if message is None:
+                raise
+        # Made and raised here, outside the except block, the new error refers to neither MindSpore's nor itself
+        # through this frame: no reference cycle keeps the failed pipeline alive until the garbage collector runs
+        # (the next pipeline of this dataset would meet a crashed worker).
+        raise ClipSourceError(message)
+
+    def __getattr__(self, name):
+        return getattr(self._iterator, name)
+
+
+def _report_source_errors(dataset):
+    """Make the iterators of `dataset` SourceErrorIterators (what training, evaluation and preprocessing use)."""
+    for name in ("create_tuple_iterator", "create_dict_iterator"):
+        setattr(dataset, name, _returning_source_error_iterators(getattr(dataset, name)))
+
+
+def _returning_source_error_iterators(create_iterator):
+    @functools.wraps(create_iterator)
+    def create(*args, **kwargs):
+        return SourceErrorIterator(create_iterator(*args, **kwargs))
+    return create
