@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from src.data.dataset import EpochSampler, VideoClipDataset, load_video_records
+from src.data.dataset import (ClipSourceError, EpochSampler, VideoClipDataset, clip_source_message,
+                              load_video_records)
 from src.data.frames import check_frame_count, load_flow_frames, load_rgb_frames
 from src.data.layout import flow_frame_names, rgb_frame_name, write_n_frames
 from src.data.spatial import (CenterCrop, Compose, MultiScaleCrop, RandomCrop, RandomHorizontalFlip,
@@ -179,6 +180,55 @@ def test_n_frames_disagreeing_with_folder(tmp_path):
         check_frame_count(folder, 7, "rgb")
 
 
+def _truncate(path, keep=0.5):
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[:int(len(data) * keep)])
+
+
+def test_truncated_frame_is_an_error_naming_it(tmp_path, capfd):
+    make_tree(str(tmp_path), {("c", "v"): 3})
+    folder = str(tmp_path / "c" / "v")
+    _truncate(os.path.join(folder, "image_00002.jpg"))
+    with pytest.raises(ValueError, match=r"c/v/image_00002.jpg: truncated JPEG \(no end-of-image marker"):
+        load_rgb_frames(folder, [0, 1])
+    assert "Premature end of JPEG file" not in capfd.readouterr().err  # never handed to libjpeg
+    # A PNG under a frame's name is held to its own end marker.
+    cv2.imwrite(os.path.join(folder, "frame.png"), _frame(0, 1))
+    os.replace(os.path.join(folder, "frame.png"), os.path.join(folder, "image_00003.jpg"))
+    _truncate(os.path.join(folder, "image_00003.jpg"), keep=0.9)
+    with pytest.raises(ValueError, match="image_00003.jpg: truncated PNG"):
+        load_rgb_frames(folder, [2])
+    open(os.path.join(folder, "image_00003.jpg"), "wb").close()
+    with pytest.raises(ValueError, match="image_00003.jpg: empty file"):
+        load_rgb_frames(folder, [2])
+
+
+def test_flow_frame_truncated_is_an_error_naming_it(tmp_path):
+    make_tree(str(tmp_path), {("c", "v"): 2}, mode="flow")
+    _truncate(str(tmp_path / "c" / "v" / "image_00002y.jpg"))
+    with pytest.raises(ValueError, match="image_00002y.jpg: truncated JPEG"):
+        load_flow_frames(str(tmp_path / "c" / "v"), [0, 1])
+
+
+def test_complete_frames_with_zero_padding_still_load(tmp_path):
+    make_tree(str(tmp_path), {("c", "v"): 1})
+    path = os.path.join(str(tmp_path), "c", "v", "image_00001.jpg")
+    expected = cv2.imread(path)[..., ::-1]
+    with open(path, "ab") as f:
+        f.write(b"\0" * 16)
+    assert np.array_equal(load_rgb_frames(os.path.dirname(path), [0])[0], expected)
+
+
+def test_unreadable_frame_is_an_error_naming_it(tmp_path):
+    make_tree(str(tmp_path), {("c", "v"): 2})
+    with open(tmp_path / "c" / "v" / "image_00002.jpg", "wb") as f:
+        f.write(b"not an image at all")
+    with pytest.raises(ValueError, match="image_00002.jpg: not a readable image"):
+        load_rgb_frames(str(tmp_path / "c" / "v"), [0, 1])
+
+
 # --- the dataset -------------------------------------------------------------------------------------------
 
 def test_records_labels_and_subsets(rgb_tree):
@@ -233,12 +283,74 @@ def test_dataset_problems_are_listed_together(rgb_tree, tmp_path):
     assert "3 problem(s)" in message and "c2" in message and "zz" in message and "'dance'" in message
 
 
-def test_n_frames_mismatch_surfaces_when_loading(rgb_tree):
+def test_n_frames_mismatch_is_found_when_the_dataset_is_built_and_when_loading(rgb_tree):
     root, ann = rgb_tree
-    write_n_frames(os.path.join(root, "brush_hair", "a2"), 8)  # 9 frames on disk
+    folder = os.path.join(root, "brush_hair", "a2")
+    for count, problem in ((8, "n_frames says 8 but the folder holds rgb frames 1..9"),
+                           (10, "n_frames says 10 but the folder holds rgb frames 1..9")):
+        write_n_frames(folder, count)  # 9 frames on disk
+        with pytest.raises(ValueError, match=f"ann.json \\(validation\\) against .*a2: {problem}; re-run"):
+            VideoClipDataset(root, ann, "validation", "rgb", TemporalCenterCrop(4), CenterCrop(32))
+    write_n_frames(folder, 9)
     source = VideoClipDataset(root, ann, "validation", "rgb", TemporalCenterCrop(4), CenterCrop(32))
-    with pytest.raises(ValueError, match="a2: n_frames says 8"):
-        source[0]
+    os.remove(os.path.join(folder, rgb_frame_name(9)))  # the tree changes after the build
+    with pytest.raises(ValueError, match="a2: n_frames says 9 but image_00009.jpg is missing"):
+        source.load_clip(0)
+
+
+def test_annotation_subset_must_be_a_known_one(rgb_tree, tmp_path):
+    root, ann = rgb_tree
+    data = json.load(open(ann))
+    data["database"]["b1"]["subset"] = "train"
+    bad = tmp_path / "typo.json"
+    bad.write_text(json.dumps(data))
+    # Whichever subset is asked for: the video would be missing from both.
+    for subset in ("training", "validation"):
+        with pytest.raises(ValueError, match=r"typo.json \(%s\) against .*: video 'b1' has subset 'train'; "
+                                             r"expected one of training, validation, testing" % subset):
+            load_video_records(root, str(bad), subset)
+    # 'testing' (ActivityNet-style test videos, unlabelled) is a known subset that training and validation skip.
+    data["database"]["b1"] = {"subset": "testing", "annotations": {}}
+    bad.write_text(json.dumps(data))
+    assert [r.video_id for r in load_video_records(root, str(bad), "training")[0]] == ["a1", "c1"]
+
+
+def test_missing_frame_is_found_when_the_dataset_is_built(rgb_tree):
+    root, ann = rgb_tree
+    os.remove(os.path.join(root, "cartwheel", "b2", "image_00007.jpg"))
+    with pytest.raises(ValueError, match=r"b2: rgb frames are not contiguous 1..30: 1 missing \(image_00007.jpg\)"):
+        VideoClipDataset(root, ann, "validation", "rgb", TemporalCenterCrop(4), CenterCrop(32))
+
+
+def test_flow_tree_frames_are_checked_as_pairs(tmp_path):
+    make_tree(str(tmp_path / "flow"), VIDEOS, mode="flow")
+    ann = write_annotation(tmp_path / "ann.json", VIDEOS, SUBSETS, LABELS)
+    os.remove(tmp_path / "flow" / "chew" / "c1" / "image_00004y.jpg")
+    with pytest.raises(ValueError, match="c1: 1 flow x frames without their y frame .first: image_00004x.jpg"):
+        VideoClipDataset(str(tmp_path / "flow"), ann, "training", "flow", TemporalRandomCrop(4), RandomCrop(8))
+
+
+def test_crop_larger_than_the_frames_is_found_when_the_dataset_is_built(rgb_tree):
+    root, ann = rgb_tree
+    crop = H + 1
+    with pytest.raises(ValueError, match=rf"brush_hair/a1/image_00001.jpg: cannot crop {crop}x{crop} from frames "
+                                         rf"of {H}x{W}"):
+        VideoClipDataset(root, ann, "training", "rgb", TemporalRandomCrop(4),
+                         create_transforms("training", "rgb", crop))
+    with pytest.raises(ValueError, match=rf"a2/image_00001.jpg: cannot crop {crop}x{crop}"):
+        create_dataset("video_json", root, ann, "validation", "rgb", clip_len=4, spatial_size=crop)
+    # Resized first, the frames are large enough; a multi-scale crop resizes to any size.
+    VideoClipDataset(root, ann, "training", "rgb", TemporalRandomCrop(4),
+                     create_transforms("training", "rgb", crop, short_side=crop))
+    VideoClipDataset(root, ann, "training", "rgb", TemporalRandomCrop(4),
+                     create_transforms("training", "rgb", 2 * W, multiscale=True))
+
+
+@pytest.mark.parametrize("subset", ["training", "validation"])
+def test_clip_length_zero_is_an_error_before_any_clip(rgb_tree, subset):
+    root, ann = rgb_tree
+    with pytest.raises(ValueError, match="clip length must be at least 1 frame, got 0"):
+        create_dataset("video_json", root, ann, subset, "rgb", clip_len=0, spatial_size=16)
 
 
 def test_flow_dataset_has_two_channels(tmp_path):
@@ -307,6 +419,33 @@ def test_training_batches_with_workers(rgb_tree):
     clip, label, video = batches[0]
     assert clip.shape == (2, 3, 8, 24, 24) and clip.dtype == np.float32
     assert set(label.tolist()) <= {0, 1, 2}
+
+
+@pytest.mark.parametrize("num_workers", [1, 2])  # a worker thread, worker processes
+def test_a_clip_the_workers_cannot_make_is_a_value_error_naming_the_frame(rgb_tree, num_workers):
+    root, ann = rgb_tree
+    dataset, _ = create_dataset("video_json", root, ann, "validation", "rgb", clip_len=8, spatial_size=32,
+                                batch_size=1, num_workers=num_workers)
+    _truncate(os.path.join(root, "cartwheel", "b2", "image_00013.jpg"))  # in b2's centre clip
+    for iterate in (lambda: _batches(dataset), lambda: list(dataset.create_dict_iterator(num_epochs=1)),
+                    lambda: list(dataset)):
+        with pytest.raises(ClipSourceError) as info:
+            iterate()
+        assert str(info.value) == os.path.join(root, "cartwheel", "b2", "image_00013.jpg") + \
+            ": truncated JPEG (no end-of-image marker FFD9 at its end); re-extract this video"
+
+
+def test_a_bug_in_the_source_keeps_its_traceback(rgb_tree):
+    root, ann = rgb_tree
+    dataset, source = create_dataset("video_json", root, ann, "validation", "rgb", clip_len=8, spatial_size=32)
+
+    def buggy_transform(clip, rng):
+        raise TypeError("a bug, not bad input")
+
+    source.spatial = buggy_transform  # the source's own object is what the worker thread calls
+    with pytest.raises(RuntimeError, match="(?s)Traceback.*TypeError: a bug, not bad input") as info:
+        _batches(dataset)
+    assert clip_source_message(info.value) is None
 
 
 # --- EpochSampler: epochs, shards, whole batches -----------------------------------------------------------

@@ -1,5 +1,6 @@
 """The built-in sample dataset: real decodable videos, HMDB51-style splits, determinism, and classes that only
 motion tells apart."""
+import json
 import os
 
 import cv2
@@ -11,6 +12,7 @@ from src.data.layout import read_n_frames, rgb_frame_name
 from src.data.sample_dataset import (SAMPLE_CLASSES, make_sample_dataset, render_video, sample_class_names,
                                      split_ids, video_rng)
 from src.data.video import read_video_rgb
+from src.factory import create_dataset
 from src.tools import generate_n_frames, hmdb51_json, make_sample_dataset as make_sample_dataset_tool
 
 TINY = dict(videos_per_class=2, num_frames=12, width=64, height=48, progress=False)
@@ -97,6 +99,27 @@ def test_hmdb51_tools_run_unchanged_on_the_sample_dataset(datasets, tmp_path):
             assert entry["annotations"]["segment"] == [1, 13]
         subsets = [entry["subset"] for entry in data["database"].values()]
         assert subsets.count("training") == subsets.count("validation") == 6
+
+
+def test_a_sample_set_of_fewer_classes_is_a_sample_dataset(tmp_path):
+    """make_sample_dataset --num_classes 3, prepared, is read by --dataset sample with its 3 classes; an
+    annotation whose labels are not sample classes is refused."""
+    dataset, frames = make_sample_dataset(str(tmp_path / "small"), num_classes=3, **TINY), str(tmp_path / "frames")
+    _extract_frames(dataset["videos_dir"], frames)
+    assert generate_n_frames.main([frames]) == 0
+    assert hmdb51_json.main([dataset["splits_dir"], frames, str(tmp_path / "json")]) == 0
+    annotation = str(tmp_path / "json" / "hmdb51_1.json")
+    _, source = create_dataset("sample", frames, annotation, "training", "rgb", clip_len=4, spatial_size=32)
+    assert source.class_names == ["move_left", "move_right", "move_up"]
+    data = json.load(open(annotation))
+    data["labels"][2] = "brush_hair"
+    for entry in data["database"].values():
+        entry["annotations"]["label"] = entry["annotations"]["label"].replace("move_up", "brush_hair")
+    os.rename(os.path.join(frames, "move_up"), os.path.join(frames, "brush_hair"))
+    with open(annotation, "w") as f:
+        json.dump(data, f)
+    with pytest.raises(ValueError, match="hmdb51_1.json: labels brush_hair are not sample classes .move_left, "):
+        create_dataset("sample", frames, annotation, "training", "rgb", clip_len=4, spatial_size=32)
 
 
 def test_existing_output_is_kept_unless_overwrite(datasets, tmp_path):

@@ -1,13 +1,20 @@
 """VideoClipDataset: clips from a frame tree described by an ActivityNet-style annotation (HMDB51, UCF101, ...)."""
 import json
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from .frames import LOADERS, check_frame_count
+from .annotations import FrameFolderError, count_frames
+from .frames import LOADERS, RECOUNT_HINT, check_frame_count, frame_file, frame_shape
 from .layout import SUBSETS, read_n_frames
 from .spatial import to_model_input
+
+# The subsets an annotation entry may have: ours, and 'testing', which ActivityNet-style annotations (3D-ResNets'
+# Kinetics ones) give their test videos, often unlabelled. Any other value (a typo such as 'train') is an error,
+# not a video left out in silence.
+ANNOTATION_SUBSETS = SUBSETS + ("testing",)
 
 
 @dataclass(frozen=True)
@@ -31,15 +38,23 @@ def load_annotation(annotation_path):
     return data
 
 
-def load_video_records(root, annotation_path, subset):
-    """The videos of `subset`, sorted by id, each with its label index and n_frames; any gap is an error."""
+def load_video_records(root, annotation_path, subset, mode=None):
+    """The videos of `subset`, sorted by id, each with its label index and n_frames; any gap is an error.
+
+    With `mode` ('rgb' or 'flow') each video's frames are also checked to be 1..n_frames without a gap (a listdir
+    per video), so that no worker meets a missing frame later.
+    """
     if subset not in SUBSETS:
         raise ValueError(f"subset must be one of {SUBSETS}, got '{subset}'")
     data = load_annotation(annotation_path)
     class_index = {name: i for i, name in enumerate(data["labels"])}
     records, problems = [], []
     for video_id, entry in sorted(data["database"].items()):
-        if entry.get("subset") != subset:
+        if entry.get("subset") not in ANNOTATION_SUBSETS:
+            problems.append(f"video '{video_id}' has subset '{entry.get('subset')}'; expected one of "
+                            f"{', '.join(ANNOTATION_SUBSETS)}")
+            continue
+        if entry["subset"] != subset:
             continue
         label = entry.get("annotations", {}).get("label")
         if label not in class_index:
@@ -51,19 +66,47 @@ def load_video_records(root, annotation_path, subset):
             continue
         try:
             n_frames = read_n_frames(video_dir)
+            if n_frames <= 0:
+                raise ValueError(f"{video_dir}: n_frames is {n_frames}")
+            if mode is not None:
+                _check_frame_files(video_dir, n_frames, mode)
         except (OSError, ValueError) as error:
             problems.append(str(error))
             continue
-        if n_frames <= 0:
-            problems.append(f"{video_dir}: n_frames is {n_frames}")
-            continue
         records.append(VideoRecord(video_id, class_index[label], video_dir, n_frames))
     if problems:
+        where = f"{annotation_path} ({subset}) against {root}"
+        if len(problems) == 1:
+            raise ValueError(f"{where}: {problems[0]}")
         shown = "\n  ".join(problems[:20]) + ("\n  ..." if len(problems) > 20 else "")
-        raise ValueError(f"{annotation_path} ({subset}) against {root}: {len(problems)} problem(s):\n  {shown}")
+        raise ValueError(f"{where}: {len(problems)} problem(s):\n  {shown}")
     if not records:
         raise ValueError(f"{annotation_path}: no '{subset}' videos")
     return records, list(data["labels"])
+
+
+def _check_frame_files(video_dir, n_frames, mode):
+    present = count_frames(video_dir, mode)  # raises FrameFolderError naming the first missing frames
+    if present != n_frames:
+        raise FrameFolderError(f"{video_dir}: n_frames says {n_frames} but the folder holds {mode} frames "
+                               f"1..{present}; {RECOUNT_HINT}")
+
+
+class ClipSourceError(ValueError):
+    """A clip VideoClipDataset could not make (a missing, unreadable or truncated frame ...); the message names the
+    file. Raised in MindSpore's workers, it reaches the main process inside a RuntimeError of tracebacks, from which
+    clip_source_message() takes it back out."""
+
+
+# Marks a ClipSourceError's message in the text of the RuntimeError MindSpore raises for it.
+_MARK = "VideoClipDataset error"
+_MARKED = re.compile(rf"\[{_MARK}\] (.*?) \[/{_MARK}\]", re.DOTALL)
+
+
+def clip_source_message(error):
+    """The message of the ClipSourceError that MindSpore's RuntimeError `error` carries; None if none."""
+    found = _MARKED.search(str(error))
+    return found.group(1) if found else None
 
 
 class VideoClipDataset:
@@ -74,6 +117,10 @@ class VideoClipDataset:
     cropped one; the result is float32 (C, T, H, W) in [-1, 1] (or uint8 (C, T, H, W) without
     `output_float`).
 
+    What can be checked before a worker reads a clip is checked when the dataset is built: every video's frames
+    against its n_frames (a listdir per video), and the spatial transform against the size of each video's first
+    frame (its header). A clip that still cannot be made raises ClipSourceError from __getitem__.
+
     The dataset is indexed by keys `epoch * len(self) + item` (what EpochSampler yields). With a `seed`, the
     random draws of a key come from (seed, epoch, item) alone: any worker process, in any order, and a run
     resumed at epoch k draws exactly what an uninterrupted run draws.
@@ -83,12 +130,28 @@ class VideoClipDataset:
                  check_counts=True, output_float=True):
         if mode not in LOADERS:
             raise ValueError(f"mode must be one of {sorted(LOADERS)}, got '{mode}'")
-        self.records, self.class_names = load_video_records(root, annotation_path, subset)
+        self.records, self.class_names = load_video_records(root, annotation_path, subset, mode)
         self.mode, self.temporal, self.spatial = mode, temporal, spatial
         self.clips_per_video = clips_per_video
         self.seed = seed
         self.check_counts = check_counts
         self.output_float = output_float
+        self._check_spatial()
+
+    def _check_spatial(self):
+        """Apply the spatial transform to a blank frame of each first frame's size: a crop larger than the frames
+        is an error now, naming a frame, not in a worker once training has started."""
+        checked = set()
+        for record in self.records:
+            first = frame_file(record.video_dir, 1, self.mode)
+            shape = frame_shape(first, self.mode)
+            if shape in checked:
+                continue
+            try:
+                self.spatial(np.zeros((1,) + shape, np.uint8), np.random.default_rng(0))
+            except ValueError as error:
+                raise ValueError(f"{first}: {error}") from None
+            checked.add(shape)
 
     def __len__(self):
         return len(self.records) * self.clips_per_video
@@ -111,7 +174,12 @@ class VideoClipDataset:
 
     def __getitem__(self, key):
         epoch, item = divmod(int(key), len(self))
-        clip = self.load_clip(item, epoch)
+        try:
+            clip = self.load_clip(item, epoch)
+        except (OSError, ValueError) as error:
+            # Bad input (a frame gone, unreadable, truncated), not a bug: marked, so that the main process can
+            # report it as one line (clip_source_message); other exceptions keep their traceback.
+            raise ClipSourceError(f"[{_MARK}] {error} [/{_MARK}]") from None
         # uint8 rows are 4x smaller to pass between worker processes; create_dataset then normalises batches
         # in C++. output_float gives the model input directly instead.
         clip = to_model_input(clip) if self.output_float else np.ascontiguousarray(np.moveaxis(clip, 3, 0))

@@ -13,21 +13,26 @@ def _window(start, num_frames, clip_len):
     return loop_pad(list(range(start, min(start + clip_len, num_frames))), clip_len)
 
 
-def _check(num_frames, clip_len):
+def _check_clip_len(clip_len):
+    """At construction: a clip length of 0 is then an error before any worker samples a clip."""
+    if clip_len < 1:
+        raise ValueError(f"clip length must be at least 1 frame, got {clip_len}")
+    return clip_len
+
+
+def _check(num_frames):
     if num_frames <= 0:
         raise ValueError(f"a video needs at least one frame, got {num_frames}")
-    if clip_len <= 0:
-        raise ValueError(f"clip length must be positive, got {clip_len}")
 
 
 class TemporalRandomCrop:
     """Training: a window of `clip_len` consecutive frames at a uniformly random start (loop-padded if short)."""
 
     def __init__(self, clip_len):
-        self.clip_len = clip_len
+        self.clip_len = _check_clip_len(clip_len)
 
     def __call__(self, num_frames, rng, clip_index=0):
-        _check(num_frames, self.clip_len)
+        _check(num_frames)
         start = int(rng.integers(0, max(num_frames - self.clip_len, 0) + 1))
         return _window(start, num_frames, self.clip_len)
 
@@ -36,10 +41,10 @@ class TemporalCenterCrop:
     """Evaluation: the centre window (the odd frame of slack goes after the window)."""
 
     def __init__(self, clip_len):
-        self.clip_len = clip_len
+        self.clip_len = _check_clip_len(clip_len)
 
     def __call__(self, num_frames, rng=None, clip_index=0):
-        _check(num_frames, self.clip_len)
+        _check(num_frames)
         return _window(max((num_frames - self.clip_len) // 2, 0), num_frames, self.clip_len)
 
 
@@ -50,11 +55,11 @@ class TemporalEvenCrops:
     def __init__(self, clip_len, num_clips):
         if num_clips < 1:
             raise ValueError(f"num_clips must be at least 1, got {num_clips}")
-        self.clip_len = clip_len
+        self.clip_len = _check_clip_len(clip_len)
         self.num_clips = num_clips
 
     def starts(self, num_frames):
-        _check(num_frames, self.clip_len)
+        _check(num_frames)
         slack = max(num_frames - self.clip_len, 0)
         if self.num_clips == 1:
             return [slack // 2]

@@ -1,21 +1,25 @@
 """create_dataset: a batched MindSpore dataset of clips, plus the source that knows videos and class names."""
+import functools
+
 import mindspore as ms
 import mindspore.dataset as ds
 from mindspore.dataset import transforms, vision
 
-from ..data.dataset import EpochSampler, VideoClipDataset
+from ..data.dataset import ClipSourceError, EpochSampler, VideoClipDataset, clip_source_message
+from ..data.sample_dataset import SAMPLE_CLASSES
 from ..data.spatial import CenterCrop, Compose, MultiScaleCrop, RandomCrop, RandomHorizontalFlip, ResizeShortSide
 from ..data.temporal import TemporalEvenCrops, TemporalRandomCrop
 
 # Every dataset uses the same annotation format; an entry states what differs: the class count a user
-# would check against, and whether a horizontal flip keeps the label.
+# would check against (None: the annotation's), the names its labels come from (None: any), and whether a
+# horizontal flip keeps the label.
 DATASETS = {
-    "hmdb51": {"num_classes": 51, "horizontal_flip": True},
-    "ucf101": {"num_classes": 101, "horizontal_flip": True},
-    # The built-in sample dataset (src/data/sample_dataset.py): its classes ARE directions of motion, and a
-    # mirror turns move_left into move_right and clockwise into counter-clockwise.
-    "sample": {"num_classes": 6, "horizontal_flip": False},
-    "video_json": {"num_classes": None, "horizontal_flip": True},  # any dataset in the same annotation format
+    "hmdb51": {"num_classes": 51, "classes": None, "horizontal_flip": True},
+    "ucf101": {"num_classes": 101, "classes": None, "horizontal_flip": True},
+    # The built-in sample dataset (src/data/sample_dataset.py), made with any 2 to 6 of its classes: they ARE
+    # directions of motion, and a mirror turns move_left into move_right and clockwise into counter-clockwise.
+    "sample": {"num_classes": None, "classes": SAMPLE_CLASSES, "horizontal_flip": False},
+    "video_json": {"num_classes": None, "classes": None, "horizontal_flip": True},  # any dataset in this format
 }
 COLUMNS = ["clip", "label", "video_index"]
 
@@ -59,9 +63,7 @@ def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spati
                                                 DATASETS[name]["horizontal_flip"]),
                               clips_per_video=1 if training else num_val_samples, seed=seed,
                               output_float=not normalize_late)
-    expected = DATASETS[name]["num_classes"]
-    if expected is not None and len(source.class_names) != expected:
-        raise ValueError(f"{annotation_path}: {len(source.class_names)} labels, but {name} has {expected}")
+    _check_classes(name, annotation_path, source.class_names)
     drop_remainder = training if drop_remainder is None else drop_remainder
     sampler = EpochSampler(len(source), shuffle=training if shuffle is None else shuffle, seed=seed,
                            start_epoch=start_epoch, num_epochs=num_epochs, num_shards=num_shards or 1,
@@ -74,4 +76,54 @@ def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spati
         dataset = dataset.map([transforms.TypeCast(ms.float32), vision.Rescale(1.0, -127.5),
                                vision.Rescale(1.0 / 127.5, 0.0)],
                               input_columns="clip", num_parallel_workers=max(num_workers, 1))
+    _report_source_errors(dataset)
     return dataset, source
+
+
+def _check_classes(name, annotation_path, class_names):
+    expected, known = DATASETS[name]["num_classes"], DATASETS[name]["classes"]
+    if expected is not None and len(class_names) != expected:
+        raise ValueError(f"{annotation_path}: {len(class_names)} labels, but {name} has {expected}")
+    unknown = [label for label in class_names if label not in known] if known is not None else []
+    if unknown:
+        raise ValueError(f"{annotation_path}: labels {', '.join(unknown)} are not {name} classes "
+                         f"({', '.join(known)})")
+
+
+class SourceErrorIterator:
+    """A dataset iterator that raises a clip the source could not make as the ClipSourceError (a ValueError)
+    it is, one line naming the file, instead of MindSpore's RuntimeError with three tracebacks around it."""
+
+    def __init__(self, iterator):
+        self._iterator = iterator
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self._iterator)
+        except RuntimeError as error:
+            message = clip_source_message(error)
+            if message is None:
+                raise
+        # Made and raised here, outside the except block, the new error refers to neither MindSpore's nor itself
+        # through this frame: no reference cycle keeps the failed pipeline alive until the garbage collector runs
+        # (the next pipeline of this dataset would meet a crashed worker).
+        raise ClipSourceError(message)
+
+    def __getattr__(self, name):
+        return getattr(self._iterator, name)
+
+
+def _report_source_errors(dataset):
+    """Make the iterators of `dataset` SourceErrorIterators (what training, evaluation and preprocessing use)."""
+    for name in ("create_tuple_iterator", "create_dict_iterator"):
+        setattr(dataset, name, _returning_source_error_iterators(getattr(dataset, name)))
+
+
+def _returning_source_error_iterators(create_iterator):
+    @functools.wraps(create_iterator)
+    def create(*args, **kwargs):
+        return SourceErrorIterator(create_iterator(*args, **kwargs))
+    return create
