@@ -71,3 +71,22 @@ def test_train_py_reports_a_bad_tree_in_one_line(tmp_path, case):
     assert last_line == "train.py: " + problem.format(ann=ann, frames=frames, a1=a1, frame=frame)
     for noise in ("Traceback", "generator_op.cc", "Premature end of JPEG", "findDecoder"):
         assert noise not in result.stderr
+
+
+def test_a_worker_error_inside_a_device_loop_runtime_error_is_one_line(monkeypatch):
+    """Sink mode (Ascend/GPU) gets a worker's error as MindSpore's RuntimeError with tracebacks in its text;
+    the entry ending prints only the marked message inside."""
+    from src.data.dataset import ClipSourceError
+    from src.entry import run_entry
+    try:
+        raise ClipSourceError("[VideoClipDataset error] /d/v/image_00002.jpg: truncated JPEG [/VideoClipDataset error]")
+    except ClipSourceError as error:
+        marked = str(error)
+    monkeypatch.setattr("sys.argv", ["train.py"])
+
+    def main():
+        raise RuntimeError(f"Exception thrown from dataset pipeline.\nTraceback (most recent call last):\n  ...\n"
+                           f"{marked}\n\n- C++ Call Stack: generator_op.cc(383)")
+    with pytest.raises(SystemExit) as exit_info:
+        run_entry(main)
+    assert str(exit_info.value.code) == "train.py: /d/v/image_00002.jpg: truncated JPEG"
