@@ -73,7 +73,8 @@ def stored_short_side(tree, mode):
 
 
 def trained_settings(run_config, wanted, short_side_as_number=False):
-    """({setting: value}, {setting: why it is unknown}) of a training run's config (read_run_config), for the settings `wanted`.
+    """({setting: value}, {setting: why it is unknown}) of a training run's config (read_run_config), for the
+    settings `wanted`.
 
     short_side 0 means "as stored in the run's tree": evaluation of prepared frames reads it so; for video files
     (short_side_as_number) the stored frames are measured. A flow run's flow method is the one its flow tree
