@@ -285,3 +285,55 @@ def save_config(cfg, path):
     from src.fileio import write_text
     values = {k: v for k, v in vars(cfg).items() if k in OPTIONS}
     return write_text(path, yaml.safe_dump(values, sort_keys=False))
+
+
+_NOT_GIVEN = object()  # a default no command line can produce: what parse_known_args leaves untouched
+
+
+def explicit_options(argv=None):
+    """The option names `argv` (default: sys.argv[1:]) sets, on the command line or in its --config file.
+
+    These override what a training run recorded (src/factory/from_config.py). The command line is read by the
+    same parser as parse_config, so abbreviations (`--sample_dur 16`) and `--flag=value` count as given.
+    """
+    parser = build_parser()
+    parser.set_defaults(**{name: _NOT_GIVEN for name in OPTIONS})
+    given, _ = parser.parse_known_args(argv)
+    names = {name for name in OPTIONS if getattr(given, name) is not _NOT_GIVEN}
+    if given.config:
+        names |= set(load_yaml(given.config))
+    return names
+
+
+RUN_CONFIG_NAME = "config.yaml"  # written by train.py into save_dir, beside the run's checkpoints
+
+
+def read_run_config(checkpoint_path):
+    """(path, {option: value}) of the training run that wrote `checkpoint_path`, from the config.yaml beside
+    it, or None when there is none (converted weights, a checkpoint copied elsewhere).
+
+    Only known options are read and checked: a run recorded by an older version may hold options since
+    renamed, and those do not describe the clips it was trained on.
+    """
+    path = os.path.join(os.path.dirname(os.path.abspath(checkpoint_path)), RUN_CONFIG_NAME)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not readable YAML ({error})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a training run's config must be a mapping of option: value")
+    return path, {k: _check_value(OPTIONS[k], v, path) for k, v in data.items() if k in OPTIONS}
+
+
+def training_runs(checkpoint_paths):
+    """read_run_config of every checkpoint (.ckpt) among `checkpoint_paths` that has one; exported files and
+    checkpoints without a run config beside them (converted weights) have none."""
+    runs = {}
+    for path in checkpoint_paths:
+        run = read_run_config(path) if path.endswith(".ckpt") else None
+        if run:
+            runs.setdefault(run[0], run)  # checkpoints of one run share its config
+    return list(runs.values())

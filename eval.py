@@ -8,6 +8,9 @@ r"""Evaluate I3D: one stream (rgb or flow), both streams fused (joint), or a ran
 
 --rgb_path / --flow_path may also name an exported .mindir or .onnx file (eval_onnx.py is that, for ONNX).
 
+A checkpoint written by train.py brings the clip its network was trained on (test_sample_duration, spatial_size,
+short_side) from its run's config.yaml beside it; the command line (or --config) overrides, and says so.
+
 Every validation video is scored (num_val_samples clips each, averaged per video); joint scores are fused per
 video id. Writes <name>_metrics.json, <name>_predictions.csv, <name>_confusion.csv/.png to result_dir.
 """
@@ -15,14 +18,15 @@ import logging
 import os
 
 import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
-from config import parse_config, save_config
+from config import explicit_options, parse_config, save_config, training_runs
 from src.cloud import openi_job
 from src.context import init_context, set_global_seed
 from src.deploy import ExportedModel
 from src.entry import run_entry
 from src.evaluation import (format_metrics, joint_video_scores, network_predictor, video_scores,
                             write_evaluation, write_summary)
-from src.factory import dataset_from_config, model_from_config, resolve_num_classes, stream_paths
+from src.factory import (apply_training_settings, dataset_from_config, model_from_config, resolve_num_classes,
+                         stream_paths)
 from src.training.checkpoint import CheckpointManager
 
 
@@ -69,21 +73,38 @@ class StreamEvaluator:
         return video_scores(predict, self.data, self.source, desc=f"{self.mode} {model_path}")
 
 
-def evaluate(cfg):
-    init_context(cfg.device_target, cfg.device_id, cfg.context)
-    set_global_seed(cfg.seed)
-    test_mode = cfg.test_mode or cfg.mode
-    save_config(cfg, os.path.join(cfg.result_dir, "config.yaml"))
+# The settings a training run's config.yaml gives eval.py (src/factory/from_config.py TRAINED_ON). short_side
+# is copied as recorded: 0 reads the evaluated tree as stored, as training read its tree.
+TRAINED_OPTIONS = {"clip_len": "test_sample_duration", "spatial_size": "spatial_size", "short_side": "short_side"}
+
+
+def checkpoints_to_score(cfg, test_mode):
+    """{stream: [model paths]} this evaluation scores."""
     if cfg.checkpoint_dir or cfg.checkpoint_epochs:
         if test_mode == "joint":
             raise ValueError("multi-checkpoint evaluation scores one stream: --test_mode rgb or flow")
         if not (cfg.checkpoint_dir and cfg.checkpoint_epochs):
             raise ValueError("multi-checkpoint evaluation needs both --checkpoint_dir and --checkpoint_epochs")
-        stream = StreamEvaluator(cfg, test_mode)
         checkpoints = CheckpointManager(cfg.checkpoint_dir, prefix=cfg.model)
-        paths = [checkpoints.find(epoch) for epoch in parse_epochs(cfg.checkpoint_epochs)]
+        return {test_mode: [checkpoints.find(epoch) for epoch in parse_epochs(cfg.checkpoint_epochs)]}
+    streams = ("rgb", "flow") if test_mode == "joint" else (test_mode,)
+    return {mode: [checkpoint_for(cfg, mode)] for mode in streams}
+
+
+def evaluate(cfg, explicit=()):
+    """`explicit`: options given on the command line (config.explicit_options); the others of TRAINED_OPTIONS
+    come from the training runs of the checkpoints."""
+    test_mode = cfg.test_mode or cfg.mode
+    paths = checkpoints_to_score(cfg, test_mode)
+    cfg = apply_training_settings(cfg, training_runs(p for stream in paths.values() for p in stream), explicit,
+                                  TRAINED_OPTIONS)
+    init_context(cfg.device_target, cfg.device_id, cfg.context)
+    set_global_seed(cfg.seed)
+    save_config(cfg, os.path.join(cfg.result_dir, "config.yaml"))
+    if cfg.checkpoint_dir or cfg.checkpoint_epochs:
+        stream = StreamEvaluator(cfg, test_mode)
         rows = []
-        for path in paths:
+        for path in paths[test_mode]:
             scores, labels = stream.scores(path)
             name = f"{test_mode}_{os.path.splitext(os.path.basename(path))[0]}"
             metrics = write_evaluation(cfg.result_dir, name, scores, labels, stream.source.class_names,
@@ -100,7 +121,7 @@ def evaluate(cfg):
             raise ValueError("the rgb and flow annotations list different classes")
         per_stream = {}
         for stream in (rgb, flow):
-            path = checkpoint_for(cfg, stream.mode)
+            path = paths[stream.mode][0]
             per_stream[stream.mode] = stream.scores(path)
             metrics = write_evaluation(cfg.result_dir, stream.mode, *per_stream[stream.mode],
                                        stream.source.class_names, extra={"checkpoint": path})
@@ -113,7 +134,7 @@ def evaluate(cfg):
         print(format_metrics(f"joint ({cfg.fusion})", metrics), flush=True)
         return metrics
     stream = StreamEvaluator(cfg, test_mode)
-    path = checkpoint_for(cfg, test_mode)
+    path = paths[test_mode][0]
     metrics = write_evaluation(cfg.result_dir, test_mode, *stream.scores(path), stream.source.class_names,
                                extra={"checkpoint": path})
     # the upstream log line ("rgb accuracy: ...") that users' scripts grep for
@@ -126,7 +147,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     cfg = parse_config(argv, description=__doc__, script="eval")
     with openi_job(cfg) as cfg:
-        result = evaluate(cfg)
+        result = evaluate(cfg, explicit_options(argv))
     print(f"results in {os.path.abspath(cfg.result_dir)}")
     return result
 

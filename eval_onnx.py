@@ -8,7 +8,7 @@ Runtime; this entry point only insists that the models are ONNX files.
 """
 import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
 import eval as evaluation
-from config import parse_config
+from config import explicit_options, parse_config
 from src.cloud import openi_job
 from src.entry import run_entry
 
@@ -22,7 +22,7 @@ def main(argv=None):
             raise ValueError(f"--{mode}_path {path}: eval_onnx.py evaluates .onnx files (export.py --file_format "
                              "ONNX); eval.py evaluates checkpoints")
     with openi_job(cfg) as cfg:
-        return evaluation.evaluate(cfg)
+        return evaluation.evaluate(cfg, explicit_options(argv))
 
 
 if __name__ == "__main__":

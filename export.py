@@ -2,16 +2,22 @@ r"""Export a trained (or converted) network to MINDIR, ONNX or AIR, verified aga
 
     python export.py --checkpoint_path pretrained/rgb_imagenet.ckpt --mode rgb --file_format ONNX \
         --file_name outputs/i3d_rgb --batch_size 1 --sample_duration 64 --spatial_size 224
+
+A checkpoint written by train.py brings its clip shape (test_sample_duration, spatial_size) from its run's
+config.yaml beside it, unless --sample_duration / --spatial_size say otherwise.
 """
 import os
 
 import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
-from config import parse_config
+from config import explicit_options, parse_config, training_runs
 from src.context import init_context
 from src.deploy import export_model
 from src.deploy.export import check_export_request
 from src.entry import run_entry
-from src.factory import in_channels_for, model_from_config, resolve_num_classes
+from src.factory import apply_training_settings, in_channels_for, model_from_config, resolve_num_classes
+
+# The settings a training run's config.yaml gives export.py: the clip shape (src/factory/from_config.py)
+TRAINED_OPTIONS = {"clip_len": "sample_duration", "spatial_size": "spatial_size"}
 
 
 def main(argv=None):
@@ -21,6 +27,9 @@ def main(argv=None):
     # (src/models/cpu_kernels.py). Speed does not matter here: the network runs once.
     os.environ["I3D_CPU_KERNELS"] = "0"
     check_export_request(cfg.file_format, cfg.device_target, cfg.dynamic_batch)
+    if cfg.checkpoint_path:
+        cfg = apply_training_settings(cfg, training_runs([cfg.checkpoint_path]), explicit_options(argv),
+                                      TRAINED_OPTIONS)
     init_context(cfg.device_target, cfg.device_id, cfg.context)
     num_classes = resolve_num_classes(cfg, checkpoint_path=cfg.checkpoint_path)
     net = model_from_config(cfg, cfg.mode, num_classes, cfg.checkpoint_path, inference=True)

@@ -11,17 +11,25 @@ the JPEG re-encoding of prepared frames is missing. The flow stream runs when --
 flow computed on the fly (--flow_method; tvl1 takes seconds per frame pair on a CPU, dis milliseconds), and
 both streams are fused as eval.py fuses them (--fusion, --rgb_weight, --flow_weight). Class names: --labels
 (one per line), --annotation_path (a dataset's labels) or, for a 400-class network, Kinetics-400's.
+
+A checkpoint written by train.py brings its clip (its run's test_sample_duration, spatial_size and short side,
+measured on the run's frames when they were used as stored) and, for a flow network, the flow method its flow
+tree was made with, from the run's config.yaml beside it. Options given on the command line (or --config) win;
+a printed line says which of them differ from training.
 """
 import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
-from config import parse_config
+from config import explicit_options, parse_config, training_runs
 from src.context import init_context
-from src.factory import model_from_config, resolve_num_classes
+from src.factory import apply_training_settings, model_from_config, resolve_num_classes
 from src.fileio import write_json
 from src.entry import run_entry
 from src.inference import (DEFAULT_SHORT_SIDE, check_video, class_names_for, classify_videos, format_predictions,
                            predictions_record)
 
 TOP_K = 5
+# The settings a training run's config.yaml gives infer.py (src/factory/from_config.py TRAINED_ON)
+TRAINED_OPTIONS = {"clip_len": "sample_duration", "spatial_size": "spatial_size", "short_side": "short_side",
+                   "flow_method": "flow_method"}
 
 
 def stream_checkpoints(cfg):
@@ -41,6 +49,8 @@ def main(argv=None):
     for path in cfg.video:
         check_video(path)  # a missing or undecodable file fails now, not after the networks are built
     checkpoints = stream_checkpoints(cfg)
+    cfg = apply_training_settings(cfg, training_runs(checkpoints.values()), explicit_options(argv), TRAINED_OPTIONS,
+                                  short_side_as_number=True)
     init_context(cfg.device_target, cfg.device_id, cfg.context)
     num_classes = {mode: resolve_num_classes(cfg, checkpoint_path=path) for mode, path in checkpoints.items()}
     if len(set(num_classes.values())) > 1:

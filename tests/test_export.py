@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import export as export_script
+from config import parse_config, save_config
 from src.deploy import ExportMismatchError, export_model, run_exported
 from src.deploy.export import relative_l2
 from src.factory import create_model
@@ -68,3 +69,19 @@ def test_export_script_with_checkpoint(tmp_path):
     x = _inputs(2)
     net.set_train(False)
     assert relative_l2(run_exported(path, x), net(ms.Tensor(x)).asnumpy()) <= 1e-4
+
+
+def test_export_takes_the_clip_shape_of_the_checkpoints_training_run(tmp_path, capsys):
+    run = tmp_path / "train_rgb"
+    os.makedirs(run)
+    ckpt = str(run / "i3d-best.ckpt")
+    ms.save_checkpoint(create_model("i3d", num_classes=7, mode="rgb"), ckpt)
+    save_config(parse_config(["--test_sample_duration", "8", "--spatial_size", "64", "--save_dir", str(run)]),
+                str(run / "config.yaml"))
+    common = ["--checkpoint_path", ckpt, "--mode", "rgb", "--file_format", "ONNX", "--batch_size", "1"]
+    path = export_script.main(common + ["--file_name", str(tmp_path / "taken")])
+    assert run_exported(path, _inputs(3)).shape == (1, 7)  # an 8 x 64 x 64 clip, not the 64 x 224 x 224 default
+    assert "exported rgb i3d for input (1, 3, 8, 64, 64)" in capsys.readouterr().out
+    export_script.main(common + ["--file_name", str(tmp_path / "given"), "--spatial_size", "32"])
+    out = capsys.readouterr().out
+    assert "for input (1, 3, 8, 32, 32)" in out and "--spatial_size 32 (trained with 64" in out

@@ -310,3 +310,37 @@ def test_video_option_takes_several_files_on_the_command_line_and_in_yaml(tmp_pa
     assert parse_config(["--config", str(path)]).video == ["one.mp4"]
     saved = save_config(parse_config(["--video", "a.mp4", "b.mp4"]), str(tmp_path / "saved.yaml"))
     assert parse_config(["--config", saved]).video == ["a.mp4", "b.mp4"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# a checkpoint of train.py brings its run's clip settings
+
+
+def test_a_training_runs_checkpoint_brings_its_clip_and_the_command_line_overrides(tmp_path, small_video,
+                                                                                   checkpoints, capsys):
+    """The main job's networks were trained on 16 x 112 x 112 clips of frames stored at 128: with its run's
+    config.yaml beside the checkpoint infer.py uses those, not its own defaults (64, 224, 256)."""
+    run = tmp_path / "train_rgb"
+    os.makedirs(run)
+    ckpt = str(run / "i3d-best.ckpt")
+    with open(checkpoints["rgb"], "rb") as source, open(ckpt, "wb") as target:
+        target.write(source.read())
+    save_config(parse_config(["--train_sample_duration", "16", "--test_sample_duration", "16", "--spatial_size",
+                              "112", "--short_side", "128", "--save_dir", str(run)]), str(run / "config.yaml"))
+    out = tmp_path / "result.json"
+
+    infer.main(["--video", small_video, "--rgb_path", ckpt, "--context", "pynative", "--json_out", str(out)])
+    saved = json.loads(out.read_text())
+    assert {k: saved["options"][k] for k in ("sample_duration", "spatial_size", "short_side")} == \
+        {"sample_duration": 16, "spatial_size": 112, "short_side": 128}
+    assert saved["videos"][0]["rgb"]["clip_offsets"] == [list(range(4, 20))]  # 16 of 24 frames
+    printed = capsys.readouterr().out
+    assert "sample_duration 16, spatial_size 112, short_side 128" in printed
+    assert "differs from training" not in printed
+
+    infer.main(["--video", small_video, "--rgb_path", ckpt, "--context", "pynative", "--sample_duration", "8",
+                "--json_out", str(out)])
+    saved = json.loads(out.read_text())
+    assert (saved["options"]["sample_duration"], saved["options"]["spatial_size"]) == (8, 112)
+    printed = capsys.readouterr().out
+    assert f"differs from training: --sample_duration 8 (trained with 16: {run / 'config.yaml'})" in printed

@@ -1,7 +1,9 @@
 """train.py and eval.py end to end on a small synthetic frame tree: resume equals an uninterrupted run, seeds,
 checkpoint policy, atomic checkpoints, single / joint / multi-checkpoint evaluation."""
+import io
 import json
 import os
+import sys
 
 import mindspore as ms
 import numpy as np
@@ -9,6 +11,8 @@ import pytest
 
 import eval as eval_script
 import train as train_script
+from config import load_yaml, parse_config, save_config
+from src.evaluation import predict_clips
 from src.factory import create_model
 from src.training.checkpoint import CheckpointManager
 from src.weights import save_checkpoint_atomic
@@ -194,6 +198,63 @@ def test_evaluation_refuses_a_checkpoint_of_another_class_count(trees, tmp_path)
     path = save_checkpoint_atomic({p.name: p for p in net.get_parameters()}, str(tmp_path / "five.ckpt"))
     with pytest.raises(ValueError, match="does not fit a 3-class network"):
         eval_script.main(eval_args(trees, tmp_path, "--test_mode", "rgb", "--rgb_path", path))
+
+
+class FakeEvaluationData:
+    """What predict_clips reads of an evaluation dataset: batches of (clips, labels, video indices)."""
+
+    def __init__(self, num_batches):
+        self.batches = [(np.full((1, 2), i, np.float32), np.array([0]), np.array([i])) for i in range(num_batches)]
+
+    def get_dataset_size(self):
+        return len(self.batches)
+
+    def create_tuple_iterator(self, num_epochs, output_numpy):
+        return iter(self.batches)
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_evaluation_progress_ends_before_the_results_print(monkeypatch, capsys):
+    """In a log (stderr not a terminal) progress is plain lines, each ended, so "rgb accuracy" cannot be glued to
+    a bar; on a terminal the bar is erased when done."""
+    scores, _, _ = predict_clips(lambda clips: clips, FakeEvaluationData(45), desc="rgb")
+    assert len(scores) == 45
+    err = capsys.readouterr().err
+    assert err == "rgb: 20/45 batches\nrgb: 40/45 batches\nrgb: 45/45 batches\n"
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    predict_clips(lambda clips: clips, FakeEvaluationData(3), desc="rgb")
+    shown = terminal.getvalue()
+    assert "rgb:" in shown and shown.endswith("\r")  # the cursor is back at the start of an erased line
+    assert shown.rsplit("\r", 2)[-2].strip() == ""
+
+
+def test_evaluation_takes_the_clip_of_the_checkpoints_training_run(trees, random_checkpoints, tmp_path, capsys):
+    """No clip options given: the run's config.yaml beside the checkpoint says 4 frames, 24 x 24 (eval.py's own
+    defaults, 64 x 224 x 224, do not even fit these 36 x 44 frames); an option given still wins, and says so."""
+    run = tmp_path / "run"
+    ckpt = str(run / "i3d-best.ckpt")
+    save_checkpoint_atomic({n: p for n, p in ms.load_checkpoint(random_checkpoints["rgb"]).items()}, ckpt)
+    save_config(parse_config(train_args(trees, run, "--test_sample_duration", "4", "--spatial_size", "24")),
+                str(run / "config.yaml"))
+    data = ["--dataset", "video_json", "--video_path", trees["rgb"], "--annotation_path", trees["annotation"],
+            "--batch_size", "4", "--num_workers", "1", "--test_mode", "rgb", "--rgb_path", ckpt]
+
+    eval_script.main(data + ["--result_dir", str(tmp_path / "taken")])
+    used = load_yaml(str(tmp_path / "taken" / "config.yaml"))
+    assert (used["test_sample_duration"], used["spatial_size"], used["short_side"]) == (4, 24, 0)
+    assert "test_sample_duration 4, spatial_size 24" in capsys.readouterr().out
+
+    eval_script.main(data + ["--spatial_size", "32", "--result_dir", str(tmp_path / "override")])
+    used = load_yaml(str(tmp_path / "override" / "config.yaml"))
+    assert (used["test_sample_duration"], used["spatial_size"]) == (4, 32)
+    out = capsys.readouterr().out
+    assert f"differs from training: --spatial_size 32 (trained with 24: {run / 'config.yaml'})" in out
 
 
 @pytest.mark.slow

@@ -8,12 +8,15 @@ import ast
 import hashlib
 import os
 import pickle
+import subprocess
+import sys
 
 import mindspore as ms
 import numpy as np
 import pytest
 import torch
 
+from conftest import ROOT
 from src.factory import create_model
 from src.models.layers import is_run_state
 from src.tools import i3d_jax2ckpt, pt2ckpt
@@ -453,3 +456,44 @@ def test_i3d_jax2ckpt_flow_and_head_options(kinetics_rgb_ckpt, tmp_path):
     expected = np.repeat(rgb[FIRST_CONV].mean(axis=1, keepdims=True), 2, axis=1)
     np.testing.assert_allclose(out[FIRST_CONV], expected, rtol=1e-6, atol=1e-8)
     np.testing.assert_array_equal(out["Mixed_4f.branch_0.conv.weight"], rgb["Mixed_4f.branch_0.conv.weight"])
+
+
+# --------------------------------------------------------------------------------------------------------
+# loading: the other stream's checkpoint, and a quiet load
+# --------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stored,network,expected", [
+    ("rgb", "flow", "(an RGB checkpoint for a flow network? start a flow network from it with cross-modality"),
+    ("flow", "rgb", "(a flow checkpoint for an RGB network? load it as the flow stream")])
+def test_a_checkpoint_of_the_other_stream_is_named_as_such(tmp_path, stored, network, expected):
+    path = str(tmp_path / f"{stored}.ckpt")
+    ms.save_checkpoint(create_model("i3d", num_classes=7, mode=stored), path)
+    with pytest.raises(CheckpointMismatchError) as info:
+        create_model("i3d", num_classes=7, mode=network, checkpoint_path=path)
+    assert expected in str(info.value) and FIRST_CONV in str(info.value)
+
+
+QUIET_LOAD = """
+import sys
+import src
+from src.deploy import export_model
+from src.factory import create_model, create_optimizer
+net = create_model("i3d", num_classes=400, mode="rgb", checkpoint_path=sys.argv[1], require_classifier=True)
+create_optimizer("adam", net.trainable_params(), 0.001)
+export_model(net, sys.argv[2], "ONNX", (1, 3, 8, 32, 32))
+print("ok")
+"""
+
+
+def test_a_converted_checkpoint_loads_trains_and_exports_without_mindspore_warnings(synth, tmp_path):
+    """Converted weights hold no dropout draw counter (run state): MindSpore's "are not loaded ... check whether
+    the network structure is consistent" must not appear, nor the deprecations we used to trigger (nn.Adam's
+    FusedSparseAdam, ms.export's ONNX route). A fresh process: MindSpore logs a deprecation once per process."""
+    path, _ = synth("piergiaj_rgb_state_dict.txt")
+    converted = tmp_path / "rgb.ckpt"
+    assert not any(is_run_state(name) for name in convert(path, converted))
+    result = subprocess.run([sys.executable, "-c", QUIET_LOAD, str(converted), str(tmp_path / "i3d")],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+    for noise in ("are not loaded", "network structure is consistent", "FusedSparseAdam", "will be deleted"):
+        assert noise not in result.stderr, result.stderr

@@ -3,6 +3,7 @@
     frames:  <root>/<class>/<video>/image_00001.jpg ...            (1-based, 5 digits)
     flow:    <root>/<class>/<video>/image_00001x.jpg, image_00001y.jpg  (pair k = frames k and k+1)
     n_frames <root>/<class>/<video>/n_frames                        (the last index, no newline)
+    method   <flow root>/flow_method                                (the flow algorithm's name, no newline)
     json:    {"labels": [...], "database": {video: {"subset": "training"|"validation",
                                                     "annotations": {"label": ..., "segment": [1, n + 1]}}}}
 
@@ -15,6 +16,7 @@ import numpy as np
 
 FLOW_BOUND = 20.0
 N_FRAMES_FILE = "n_frames"
+FLOW_METHOD_FILE = "flow_method"  # a flow network sees this method's flow; infer.py computes it the same way
 PARTIAL_SUFFIX = ".partial"  # a video folder still being written (renamed when complete)
 SUBSETS = ("training", "validation")
 
@@ -69,6 +71,24 @@ def write_n_frames(video_dir, count):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(str(int(count)))
+    os.replace(tmp, path)
+    return path
+
+
+def read_flow_method(flow_root):
+    """The flow method a flow tree was made with, or None for a tree that records none (made before it did)."""
+    path = os.path.join(flow_root, FLOW_METHOD_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return f.read().strip()
+
+
+def write_flow_method(flow_root, method):
+    path = os.path.join(flow_root, FLOW_METHOD_FILE)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(method)
     os.replace(tmp, path)
     return path
 

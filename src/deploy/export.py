@@ -61,7 +61,10 @@ def export_model(net, file_name, file_format, input_shape, device_target="CPU", 
         # The file must hold MindSpore's operators, not this machine's C++ kernels.
         use_cpu_kernels(net, False)
         try:
-            ms.export(net, example, file_name=tmp_base, file_format=file_format)
+            if file_format == "ONNX":  # ms.export's ONNX route is deprecated (and says so on every export)
+                ms.onnx.export(net, example, file_name=tmp_base + extension)
+            else:
+                ms.export(net, example, file_name=tmp_base, file_format=file_format)
         finally:
             use_cpu_kernels(net, True)
         tmp_path = tmp_base + extension

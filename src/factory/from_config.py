@@ -1,4 +1,7 @@
 """The one mapping from configuration options (config.py) to factory arguments, for every entry script."""
+import argparse
+
+from ..data.layout import find_video_folders, read_flow_method
 from .data_factory import create_dataset
 from .model_factory import create_model
 
@@ -52,3 +55,91 @@ def model_from_config(cfg, mode, num_classes, checkpoint_path=None, trainable_pr
                         checkpoint_path=checkpoint_path or None, cross_modality=cfg.cross_modality,
                         trainable_prefixes=prefixes, bn_momentum=cfg.bn_momentum,
                         require_classifier=inference and bool(checkpoint_path))
+
+
+# What a network was trained to see, by the option of its training run's config.yaml that records it. The clip
+# length is the run's evaluation clip (test_sample_duration): what its validation scores were measured on.
+TRAINED_ON = {"clip_len": "test_sample_duration", "spatial_size": "spatial_size", "short_side": "short_side",
+              "flow_method": "flow_method"}
+
+
+def stored_short_side(tree, mode):
+    """The shorter side of the frames stored in a prepared frame or flow tree (its first video's first frame)."""
+    from ..data.frames import LOADERS
+    folders, _ = find_video_folders(tree)
+    if not folders:
+        raise FileNotFoundError(f"{tree}: no video folders to measure")
+    return int(min(LOADERS[mode](folders[0][1], [0]).shape[1:3]))
+
+
+def trained_settings(run_config, wanted, short_side_as_number=False):
+    """({setting: value}, {setting: why it is unknown}) of a training run's config (read_run_config), for the
+    settings `wanted`.
+
+    short_side 0 means "as stored in the run's tree": evaluation of prepared frames reads it so; for video files
+    (short_side_as_number) the stored frames are measured. A flow run's flow method is the one its flow tree
+    records (prepare_dataset writes it), not the run's flow_method option, which training does not use.
+    """
+    path, run = run_config
+    mode, tree = run.get("mode", "rgb"), run.get("video_path", "")
+    settings, unknown = {}, {}
+    for setting in wanted:
+        if setting == "flow_method":
+            if mode == "flow":
+                method = read_flow_method(tree) if tree else None
+                if method:
+                    settings[setting] = method
+                else:
+                    unknown[setting] = (f"{path}: its flow tree '{tree}' records no flow method (prepared before "
+                                        "prepare_dataset recorded it); give --flow_method as it was prepared")
+        elif TRAINED_ON[setting] in run:
+            settings[setting] = run[TRAINED_ON[setting]]
+    if "short_side" in settings and not settings["short_side"] and short_side_as_number:
+        try:
+            settings["short_side"] = stored_short_side(tree, mode)
+        except (OSError, ValueError) as error:
+            del settings["short_side"]
+            unknown["short_side"] = (f"{path}: trained on frames as stored, but their size is unknown ({error}); "
+                                     "give --short_side")
+    return settings, unknown
+
+
+def apply_training_settings(cfg, runs, explicit, options, short_side_as_number=False, report=print):
+    """`cfg` with the clip settings the networks were trained with, from their training runs' configs (`runs`:
+    config.training_runs), except options in `explicit` (given on the command line or by --config:
+    config.explicit_options): those win, and a line says where they differ from training.
+
+    options: {setting of TRAINED_ON: this script's option}, e.g. {"clip_len": "sample_duration"}. Runs that
+    disagree on a setting nobody overrides are an error: one clip cannot match both. `report` gets a line for
+    what was taken, one for what differs from training, and one per setting that could not be known.
+    """
+    cfg, taken, differ, notes = argparse.Namespace(**vars(cfg)), {}, [], []
+    trained = {}  # setting -> {value: [config paths]}
+    for run in runs:
+        settings, unknown = trained_settings(run, options, short_side_as_number)
+        notes += [note for setting, note in unknown.items() if options[setting] not in explicit]
+        for setting, value in settings.items():
+            trained.setdefault(setting, {}).setdefault(value, []).append(run[0])
+    for setting, values in trained.items():
+        option = options[setting]
+        if option in explicit:
+            other = {value: paths for value, paths in values.items() if value != getattr(cfg, option)}
+            differ += [f"--{option} {getattr(cfg, option)} (trained with {value}: {', '.join(paths)})"
+                       for value, paths in other.items()]
+        elif len(values) > 1:
+            raise ValueError(f"the training runs disagree on {TRAINED_ON[setting]}: "
+                             + "; ".join(f"{', '.join(paths)}: {value}" for value, paths in values.items())
+                             + f"; give --{option}")
+        else:
+            value = next(iter(values))
+            setattr(cfg, option, value)
+            taken[option] = value
+    if taken:
+        sources = sorted({path for values in trained.values() for paths in values.values() for path in paths})
+        report(f"from the training run ({', '.join(sources)}): "
+               + ", ".join(f"{option} {value}" for option, value in taken.items()))
+    if differ:
+        report("differs from training: " + "; ".join(differ))
+    for note in notes:
+        report(note)
+    return cfg

@@ -62,19 +62,37 @@ def load_pretrained(net, path, classifier="logits", first_conv=None, cross_modal
     missing = sorted(n for n in net_params if n not in state and not n.startswith(classifier + ".")
                      and not is_run_state(n))
     if misshaped or missing:
-        hint = ""
-        if first_conv and any(m.startswith(f"{first_conv}.conv.weight") for m in misshaped):
-            hint = " (an RGB checkpoint for a flow network? use cross-modality initialisation)"
+        hint = _stream_hint(state, net_params, first_conv)
         raise CheckpointMismatchError(
             f"{path} does not fit the network{hint}:\n"
             + (f"  {len(missing)} missing: {'; '.join(missing[:20])}\n" if missing else "")
             + (f"  {len(misshaped)} mis-shaped: {'; '.join(misshaped[:20])}" if misshaped else ""))
-    ms.load_param_into_net(net, state, strict_load=False)
     left = sorted(n for n in net_params if n not in state and not is_run_state(n))
+    # Every parameter the checkpoint lacks keeps its own value, handed to MindSpore explicitly: otherwise it warns
+    # "please check whether the network structure is consistent" for the dropout's draw counter, which converted
+    # and pretrained checkpoints never hold, and for a new head, which is logged above in our words.
+    ms.load_param_into_net(net, {**{n: p for n, p in net_params.items() if n not in state}, **state},
+                           strict_load=False)
     absent = [n for n in left if n not in replaced]
     if absent:
         logger.warning("%s holds no classifier (%s): it stays randomly initialised", path, ", ".join(absent))
     return left
+
+
+STREAM_OF_CHANNELS = {3: "an RGB", 2: "a flow"}
+
+
+def _stream_hint(state, net_params, first_conv):
+    """Why the first convolution does not fit, when the checkpoint is of the other stream."""
+    key = f"{first_conv}.conv.weight" if first_conv else None
+    if key not in state or tuple(state[key].shape) == tuple(net_params[key].shape):
+        return ""
+    stored, wanted = state[key].shape[1], net_params[key].shape[1]
+    if stored == wanted or stored not in STREAM_OF_CHANNELS or wanted not in STREAM_OF_CHANNELS:
+        return ""
+    advice = ("start a flow network from it with cross-modality initialisation (--cross_modality)" if stored == 3
+              else "load it as the flow stream (--mode flow, or --flow_path)")
+    return f" ({STREAM_OF_CHANNELS[stored]} checkpoint for {STREAM_OF_CHANNELS[wanted]} network? {advice})"
 
 
 def freeze_except(net, prefixes):
