@@ -63,19 +63,49 @@ NONNEGATIVE_FLOAT = _bounded(float, 0.0)
 FRACTION = _bounded(float, 0.0, 1.0)
 
 
+def model_arguments(value):
+    """{name: value} from a YAML mapping or from 'key=value,key=value' (each value read as YAML: 3, 1.5, true, A)."""
+    if isinstance(value, dict):
+        pairs = value
+    else:
+        pairs = {}
+        for item in filter(None, (part.strip() for part in str(value).split(","))):
+            key, sep, text = item.partition("=")
+            if not sep or not key.strip():
+                raise argparse.ArgumentTypeError(f"expected key=value[,key=value...], got '{item}'")
+            pairs[key.strip()] = yaml.safe_load(text) if text.strip() else ""
+    if not all(isinstance(key, str) and key.isidentifier() for key in pairs):
+        raise argparse.ArgumentTypeError(f"argument names must be identifiers, got {sorted(map(str, pairs))}")
+    return {key: _number_if_numeric(value) for key, value in pairs.items()}
+
+
+def _number_if_numeric(value):
+    # YAML 1.1 reads 1e-5 (no dot) as a string; a backbone option is never a numeric-looking string.
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+    return value
+
+
 # Grouped for --help; every entry script accepts every option, so one YAML file serves them all. The names
 # are the upstream ModelZoo I3D's (config.py, eval.py, export.py), so its commands keep working.
 OPTION_GROUPS = {
     "network": [
         _opt("model", str, "i3d", "registered backbone (src/models)"),
         _opt("mode", str, "rgb", "stream: rgb (3 channels) or flow (x, y: 2 channels)", ("rgb", "flow")),
-        _opt("num_classes", NONNEGATIVE_INT, 0, "classes of the network; 0: the dataset's (training, evaluation) or 400 "
-             "(Kinetics: export)"),
-        _opt("finetune_num_classes", NONNEGATIVE_INT, 0, "upstream name: classes of the fine-tuned head; overrides "
-             "num_classes (the checkpoint's own head size is read from the checkpoint)"),
+        _opt("model_args", model_arguments, {}, "backbone options the model's constructor declares, e.g. "
+             "'shortcut_type=A,conv1_t_size=3' (YAML: a mapping)"),
+        _opt("num_classes", NONNEGATIVE_INT, 0, "classes of the network; 0: the dataset's (training, evaluation) or "
+             "400 (Kinetics: export)"),
+        _opt("finetune_num_classes", NONNEGATIVE_INT, 0, "upstream name: classes of the fine-tuned head; "
+             "overrides num_classes (the checkpoint's own head size is read from the checkpoint)"),
         _opt("finetune_prefixes", str, "", "comma-separated parameter-name prefixes to train (upstream: "
              "'logits,Mixed_5'); empty: train every layer"),
-        _opt("dropout_keep_prob", _bounded(float, 0.0, 1.0, low_open=True), 0.5, "keep probability of the dropout before the classifier"),
+        _opt("dropout_keep_prob", _bounded(float, 0.0, 1.0, low_open=True), 0.5, "keep probability of the dropout "
+             "before the classifier"),
         _opt("bn_momentum", FRACTION, 0.99, "BatchNorm momentum, MindSpore convention (weight KEPT from the old "
              "statistic; PyTorch 0.01 = 0.99 here)"),
         _opt("checkpoint_path", str, "", "checkpoint to start from (a classifier of another size is replaced)"),

@@ -439,3 +439,24 @@ def test_rgb_checkpoint_into_flow_net_cross_modality(rgb_net, rgb_ckpt, caplog):
         if name != FIRST_CONV:
             np.testing.assert_array_equal(value, saved[name], err_msg=name)
     assert any("cross-modality" in r.getMessage() for r in caplog.records)
+
+
+def test_model_args_reach_the_constructor_and_unknown_ones_are_named():
+    net = create_model("i3d", num_classes=4, mode="rgb", model_args={"bn_eps": 1e-5})
+    assert net.Conv3d_1a_7x7.bn.eps == pytest.approx(1e-5)
+    with pytest.raises(ValueError, match=r"takes no argument\(s\) \['shortcut_type'\]; its arguments: num_classes"):
+        create_model("i3d", num_classes=4, model_args={"shortcut_type": "A"})
+    with pytest.raises(ValueError, match="no argument"):
+        create_model("i3d", num_classes=4, widen_factor=2.0)  # a typo'd keyword is not silently dropped
+
+
+def test_model_args_option_from_the_command_line_and_yaml(tmp_path):
+    from config import parse_config
+    from src.factory import model_from_config
+    path = tmp_path / "recipe.yaml"
+    path.write_text("model_args:\n  bn_eps: 1e-5\n")
+    assert parse_config(["--config", str(path)]).model_args == {"bn_eps": 1e-5}
+    cfg = parse_config(["--model_args", "bn_eps=1e-5"])
+    assert model_from_config(cfg, "rgb", 3).Conv3d_1a_7x7.bn.eps == pytest.approx(1e-5)
+    with pytest.raises(SystemExit):
+        parse_config(["--model_args", "bn_eps"])

@@ -53,7 +53,7 @@ def model_from_config(cfg, mode, num_classes, checkpoint_path=None, trainable_pr
     prefixes = [p.strip() for p in (trainable_prefixes or "").split(",") if p.strip()]
     return create_model(cfg.model, num_classes=num_classes, mode=mode, dropout_keep_prob=cfg.dropout_keep_prob,
                         checkpoint_path=checkpoint_path or None, cross_modality=cfg.cross_modality,
-                        trainable_prefixes=prefixes, bn_momentum=cfg.bn_momentum,
+                        trainable_prefixes=prefixes, bn_momentum=cfg.bn_momentum, model_args=cfg.model_args,
                         require_classifier=inference and bool(checkpoint_path))
 
 

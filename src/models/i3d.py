@@ -114,7 +114,7 @@ class I3D(nn.Cell):
     "classifier": CLASSIFIER,
     "pretrained": {"rgb": "rgb_imagenet.ckpt", "flow": "flow_imagenet.ckpt"},
 })
-def i3d(num_classes=400, in_channels=3, dropout_keep_prob=0.5, bn_momentum=0.99, **kwargs):
+def i3d(num_classes=400, in_channels=3, dropout_keep_prob=0.5, bn_momentum=0.99, bn_eps=1e-3):
     """I3D (Inception-v1 inflated), DeepMind's Kinetics-400 architecture."""
     return I3D(num_classes=num_classes, in_channels=in_channels, dropout_keep_prob=dropout_keep_prob,
-               bn_momentum=bn_momentum, **kwargs)
+               bn_momentum=bn_momentum, bn_eps=bn_eps)
