@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 
 from resnet3d_reference import PARITY_CASES, reference_input, reference_state
+from src.deploy import export_model, run_exported
 from src.factory import create_model
 from src.models import default_cfg, list_models
 from src.models.resnet3d import RESNET3D_DEPTHS, ZeroPadShortcut
-from src.weights import CheckpointMismatchError, convert_state_dict
+from src.weights import CheckpointMismatchError, convert_state_dict, save_checkpoint_atomic
 from src.weights.resnet3d_naming import (KENSHOHARA_200EP, KENSHOHARA_CVPR2018, detect_resnet3d_scheme,
                                          resnet3d_args_from_weights)
 
@@ -98,17 +99,35 @@ def test_train_mode_uses_batch_statistics_and_pytorch_momentum():
         assert relative_l2(params[f"{module}.{ours[tensor]}"], expected) < 1e-5, key
 
 
-def test_cvpr2018_prefixed_keys_give_the_same_network():
+def test_cvpr2018_prefixed_keys_through_a_checkpoint_file_give_the_reference_logits(tmp_path):
+    """DataParallel keys (`module.`), converted, saved as a MindSpore checkpoint, loaded by create_model."""
     case = next(c for c in PARITY_CASES if c["id"] == "r18_A")
     record = REFERENCE[case["id"]]
     state = reference_state(case, record["state_keys"])
     prefixed = {f"module.{k}": v for k, v in state.items()}
     assert detect_resnet3d_scheme(prefixed) is KENSHOHARA_CVPR2018
     assert detect_resnet3d_scheme(state) is KENSHOHARA_200EP
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-    net = load_kenshohara_state(create_model("resnet3d_18", **case["kwargs"]), prefixed)
+    args = resnet3d_args_from_weights(prefixed, "resnet-18-kinetics.pth")
+    assert args.pop("depth") == 18 and args["shortcut_type"] == "A"
+    shapes = shapes_of(18, "A", args["num_classes"])
+    path = save_checkpoint_atomic(convert_state_dict(prefixed, KENSHOHARA_CVPR2018, shapes), str(tmp_path / "r18.ckpt"))
+    net = create_model("resnet3d_18", checkpoint_path=path, require_classifier=True, **args)
     net.set_train(False)
     assert relative_l2(net(ms.Tensor(reference_input(case))).asnumpy(), record["logits"]) < 1e-5
+
+
+def test_fine_tuning_replaces_fc_and_freezes_from_layer4(tmp_path, caplog):
+    """kenshohara's `--ft_begin_module layer4` on a 700-class checkpoint into 51 classes."""
+    path = str(tmp_path / "k700.ckpt")
+    ms.save_checkpoint(create_model("resnet3d_10", num_classes=700, widen_factor=0.25), path)
+    net = create_model("resnet3d_10", num_classes=51, widen_factor=0.25, checkpoint_path=path,
+                       trainable_prefixes=("layer4", "fc"))
+    assert "replaced by a new 51-class classifier" in caplog.text
+    trainable = {p.name for p in net.trainable_params()}
+    assert {"fc.weight", "fc.bias", "layer4.0.conv1.weight", "layer4.0.downsample.1.gamma"} <= trainable
+    assert not [n for n in trainable if not n.startswith(("layer4.", "fc."))]
+    with pytest.raises(CheckpointMismatchError, match="classifier does not fit a 51-class network"):
+        create_model("resnet3d_10", num_classes=51, widen_factor=0.25, checkpoint_path=path, require_classifier=True)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -200,13 +219,26 @@ def test_max_pool_pads_symmetrically():
         for i in range(out_t):
             for j in range(out_h):
                 for k in range(out_w):
-                    out[:, :, i, j, k] = padded[:, :, 2 * i:2 * i + 3, 2 * j:2 * j + 3, 2 * k:2 * k + 3].max(axis=(2, 3, 4))
+                    window = padded[:, :, 2 * i:2 * i + 3, 2 * j:2 * j + 3, 2 * k:2 * k + 3]
+                    out[:, :, i, j, k] = window.max(axis=(2, 3, 4))
         return out
 
     symmetric, same = numpy_pool(1, 1), numpy_pool(0, 1)
     assert symmetric.shape == same.shape == got.shape == (1, 2, 2, 3, 4)
     assert not np.allclose(symmetric, same)
     np.testing.assert_array_equal(got, symmetric)
+
+
+@pytest.mark.parametrize("shortcut_type,file_format,dynamic_batch", [("A", "ONNX", False), ("B", "ONNX", False),
+                                                                    ("A", "MINDIR", True)])
+def test_export_reproduces_the_network(tmp_path, shortcut_type, file_format, dynamic_batch):
+    """The exported file computes the network: MindSpore's ONNX exporter writes MaxPool3D(pad_mode='pad') as
+    auto_pad=SAME_UPPER, which the edge-padded VALID pool avoids; the zero channels of shortcut A are a concat
+    (there is no ONNX PadV3); the head is a mean."""
+    net = create_model("resnet3d_18", num_classes=5, shortcut_type=shortcut_type, widen_factor=0.25)
+    path = export_model(net, str(tmp_path / "r18"), file_format, (1, 3, 6, 28, 30), dynamic_batch=dynamic_batch)
+    x = np.random.default_rng(4).normal(size=(2 if dynamic_batch else 1, 3, 6, 28, 30)).astype(np.float32)
+    assert relative_l2(run_exported(path, x), net(ms.Tensor(x)).asnumpy()) < 1e-5
 
 
 def test_shortcut_a_is_strided_subsample_plus_zero_channels_without_gradient():

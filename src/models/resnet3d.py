@@ -40,7 +40,9 @@ class ZeroPadShortcut(nn.Cell):
     i.e. every stride-th position from the first, then zero channels up to `out_channels`. No parameters.
 
     As in kenshohara's code, which concatenates `out.data`, no gradient flows back through this shortcut:
-    the released shortcut-A models (resnet-18/34-kinetics.pth) were trained that way.
+    the released shortcut-A models (resnet-18/34-kinetics.pth) were trained that way. (It also keeps away
+    MindSpore 2.10's CPU StridedSliceGrad, which fails on this 5-D strided slice in PyNative mode.)
+    The zeros are concatenated, not padded: MindSpore's ONNX exporter has no PadV3.
     """
 
     def __init__(self, in_channels, out_channels, stride):
@@ -52,8 +54,30 @@ class ZeroPadShortcut(nn.Cell):
         s = self.stride
         x = ops.stop_gradient(x[:, :, ::s, ::s, ::s])
         if self.extra_channels > 0:
-            x = ops.pad(x, (0, 0, 0, 0, 0, 0, 0, self.extra_channels))  # pairs from the last axis: C is 4th
+            n, _, t, h, w = x.shape
+            x = ops.concat((x, ops.zeros((n, self.extra_channels, t, h, w), x.dtype)), axis=1)
         return x
+
+
+class SymmetricMaxPool3d(nn.Cell):
+    """Max pool 3x3x3, stride 2, padding 1 on both sides of T, H and W, padded positions never winning
+    (PyTorch's MaxPool3d(3, 2, 1)).
+
+    The padding repeats the edge value: every window that reaches a padded position also holds the edge
+    position it copies, so the maximum is exactly that of -inf padding, for any input. Written as slices,
+    concatenation and a VALID pool because MindSpore's ONNX exporter writes MaxPool3D's pad_mode='pad' as
+    auto_pad=SAME_UPPER (0 before, 1 after on even sizes: shifted windows, as in the ModelZoo port).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.pool = ops.MaxPool3D(kernel_size=3, strides=2, pad_mode="valid")
+
+    def construct(self, x):
+        x = ops.concat((x[:, :, :1], x, x[:, :, -1:]), axis=2)
+        x = ops.concat((x[:, :, :, :1], x, x[:, :, :, -1:]), axis=3)
+        x = ops.concat((x[:, :, :, :, :1], x, x[:, :, :, :, -1:]), axis=4)
+        return self.pool(x)
 
 
 def shortcut(shortcut_type, in_channels, out_channels, stride):
@@ -149,8 +173,8 @@ class ResNet3D(nn.Cell):
         self.conv1 = conv3d(in_channels, widths[0], (conv1_t_size, 7, 7), (conv1_t_stride, 2, 2))
         self.bn1 = batch_norm(widths[0])
         self.relu = nn.ReLU()
-        # Symmetric padding (pad_mode='pad'): pad_mode='same' would pad 0 before and 1 after on even sizes.
-        self.maxpool = None if no_max_pool else nn.MaxPool3d(kernel_size=3, stride=2, pad_mode="pad", padding=1)
+        # Symmetric padding: pad_mode='same' would pad 0 before and 1 after on even sizes.
+        self.maxpool = None if no_max_pool else SymmetricMaxPool3d()
         channels = widths[0]
         stages = []
         for index, (width, count) in enumerate(zip(widths, blocks_per_stage)):
