@@ -1,3 +1,4 @@
 """Video backbones. Importing a model module registers its constructors."""
 from . import i3d  # noqa: F401  (registers i3d)
+from . import resnet3d  # noqa: F401  (registers resnet3d_10 ... resnet3d_200)
 from .registry import default_cfg, is_model, list_models, model_entrypoint, register_model  # noqa: F401
