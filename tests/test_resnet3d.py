@@ -302,10 +302,14 @@ def test_bad_options_are_refused(kwargs, message):
         create_model("resnet3d_18", num_classes=2, **kwargs)
 
 
-def test_dropout_keep_prob_from_create_model_is_accepted():
-    """create_model passes I3D's dropout_keep_prob to every constructor; kenshohara's network has no dropout."""
-    net = create_model("resnet3d_10", num_classes=2, dropout_keep_prob=0.8)
+def test_options_reach_the_constructor_through_model_args_and_dropout_is_not_one():
+    """The common dropout option reaches only constructors that declare it; kenshohara's network has none."""
+    net = create_model("resnet3d_10", num_classes=2, dropout_keep_prob=0.8,
+                       model_args={"shortcut_type": "A", "no_max_pool": True})
     assert not [name for name, _ in net.cells_and_names() if "dropout" in name.lower()]
+    assert net.maxpool is None and not [n for n, _ in net.parameters_and_names() if "downsample" in n]
+    with pytest.raises(ValueError, match="its arguments: num_classes, in_channels, shortcut_type"):
+        create_model("resnet3d_10", num_classes=2, model_args={"bn_eps": 1e-3})
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ kenshohara's module names (`conv1`, `bn1`, `layer2.0.conv1`, `layer2.0.downsampl
 checkpoint maps one to one (src/weights/resnet3d_naming.py). Every convolution pads symmetrically, as PyTorch
 does: the stem (t, 7, 7) by (t // 2, 3, 3), the 3x3x3 convolutions by 1, and so does the max pool 3/2/1.
 """
+import inspect
+
 from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal
 
@@ -219,54 +221,21 @@ def _default_cfg(depth):
     return cfg
 
 
-def build_resnet3d(depth, num_classes=700, dropout_keep_prob=None, **kwargs):
-    """ResNet3D of `depth` with kenshohara's options (in_channels, shortcut_type, conv1_t_size, conv1_t_stride,
-    no_max_pool, widen_factor).
+def _register_depth(depth):
+    """Register `resnet3d_<depth>`: ResNet3D of that depth, whose signature is ResNet3D's without `depth`, so
+    create_model sees the options it declares (shortcut_type, conv1_t_size, ...)."""
+    block, blocks_per_stage = RESNET3D_DEPTHS[depth]
 
-    dropout_keep_prob is accepted and unused: create_model passes I3D's dropout to every constructor today,
-    and kenshohara's 3D-ResNet has no dropout.
-    """
-    del dropout_keep_prob
-    return ResNet3D(depth, num_classes=num_classes, **kwargs)
+    def constructor(**kwargs):
+        return ResNet3D(depth, **kwargs)
 
-
-@register_model(default_cfg=_default_cfg(10))
-def resnet3d_10(**kwargs):
-    """3D-ResNet-10 (BasicBlock, 1-1-1-1)."""
-    return build_resnet3d(10, **kwargs)
-
-
-@register_model(default_cfg=_default_cfg(18))
-def resnet3d_18(**kwargs):
-    """3D-ResNet-18 (BasicBlock, 2-2-2-2)."""
-    return build_resnet3d(18, **kwargs)
+    signature = inspect.signature(ResNet3D.__init__)
+    constructor.__signature__ = signature.replace(
+        parameters=[p for name, p in signature.parameters.items() if name not in ("self", "depth")])
+    constructor.__name__ = constructor.__qualname__ = f"resnet3d_{depth}"
+    constructor.__doc__ = f"3D-ResNet-{depth} ({block.__name__}, {'-'.join(map(str, blocks_per_stage))})."
+    return register_model(constructor, default_cfg=_default_cfg(depth))
 
 
-@register_model(default_cfg=_default_cfg(34))
-def resnet3d_34(**kwargs):
-    """3D-ResNet-34 (BasicBlock, 3-4-6-3)."""
-    return build_resnet3d(34, **kwargs)
-
-
-@register_model(default_cfg=_default_cfg(50))
-def resnet3d_50(**kwargs):
-    """3D-ResNet-50 (Bottleneck, 3-4-6-3)."""
-    return build_resnet3d(50, **kwargs)
-
-
-@register_model(default_cfg=_default_cfg(101))
-def resnet3d_101(**kwargs):
-    """3D-ResNet-101 (Bottleneck, 3-4-23-3)."""
-    return build_resnet3d(101, **kwargs)
-
-
-@register_model(default_cfg=_default_cfg(152))
-def resnet3d_152(**kwargs):
-    """3D-ResNet-152 (Bottleneck, 3-8-36-3)."""
-    return build_resnet3d(152, **kwargs)
-
-
-@register_model(default_cfg=_default_cfg(200))
-def resnet3d_200(**kwargs):
-    """3D-ResNet-200 (Bottleneck, 3-24-36-3)."""
-    return build_resnet3d(200, **kwargs)
+for _depth in RESNET3D_DEPTHS:
+    globals()[f"resnet3d_{_depth}"] = _register_depth(_depth)
