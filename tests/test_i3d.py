@@ -307,7 +307,7 @@ def test_head_replacement_400_to_51(rgb_net, rgb_ckpt, caplog):
 
 def test_load_pretrained_returns_reinitialised_names(rgb_ckpt):
     net = I3D(num_classes=51)
-    left = load_pretrained(net, rgb_ckpt, classifier="logits", first_conv="Conv3d_1a_7x7")
+    left = load_pretrained(net, rgb_ckpt, classifier="logits", first_conv="Conv3d_1a_7x7.conv")
     assert left == ["logits.conv.bias", "logits.conv.weight"]
 
 
@@ -383,7 +383,7 @@ def test_load_misshaped_backbone_tensor(rgb_net, tmp_path):
     net = I3D(num_classes=400)
     before = params_np(net)
     with pytest.raises(CheckpointMismatchError) as info:
-        load_pretrained(net, path, classifier="logits", first_conv="Conv3d_1a_7x7")
+        load_pretrained(net, path, classifier="logits", first_conv="Conv3d_1a_7x7.conv")
     message = str(info.value)
     assert "Mixed_4b.branch_1b.conv.weight" in message
     assert "(208, 96, 1, 3, 3)" in message and "(208, 96, 3, 3, 3)" in message

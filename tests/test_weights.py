@@ -269,7 +269,7 @@ def test_real_weights_round_trip_through_torch_formats(kinetics_rgb_ckpt, tmp_pa
         # scramble the network, then load the round-tripped checkpoint into the same (compiled) network
         for p in net.get_parameters():
             p.set_data(ms.Tensor(np.zeros(p.shape, np.float32)))
-        assert load_pretrained(net, str(tmp_path / f"{name}.ckpt"), first_conv="Conv3d_1a_7x7") == []
+        assert load_pretrained(net, str(tmp_path / f"{name}.ckpt"), first_conv="Conv3d_1a_7x7.conv") == []
         logits = net(x).asnumpy()
         np.testing.assert_allclose(logits, reference, rtol=1e-6, atol=1e-6 * np.abs(reference).max(),
                                    err_msg=name)

@@ -12,7 +12,7 @@ def checkpoint_num_classes(path, model="i3d"):
     """The class count of a checkpoint's classifier, or None if it has none."""
     from ..models import default_cfg
     from ..weights import read_checkpoint
-    bias = read_checkpoint(path).get(f"{default_cfg(model)['classifier']}.conv.bias")
+    bias = read_checkpoint(path).get(f"{default_cfg(model)['classifier']}.bias")
     return None if bias is None else int(bias.shape[0])
 
 

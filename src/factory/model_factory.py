@@ -1,7 +1,7 @@
 """create_model: a registered backbone, optionally loaded from a checkpoint and partly frozen."""
 import inspect
 
-from ..models import default_cfg, model_entrypoint
+from ..models import check_cfg_names, default_cfg, model_entrypoint
 from ..weights import freeze_except, load_pretrained
 
 MODE_CHANNELS = {"rgb": 3, "flow": 2}
@@ -53,6 +53,7 @@ def create_model(name="i3d", num_classes=400, mode=None, in_channels=None, check
         raise ValueError(f"model '{name}': {clash} given both as an option and in model_args")
     net = constructor(num_classes=num_classes, in_channels=in_channels_for(mode, in_channels),
                       **kwargs, **model_args)
+    check_cfg_names(name, net)
     if checkpoint_path:
         load_pretrained(net, checkpoint_path, classifier=cfg["classifier"], first_conv=cfg["first_conv"],
                         cross_modality=cross_modality, require_classifier=require_classifier)

@@ -110,8 +110,9 @@ class I3D(nn.Cell):
 @register_model(default_cfg={
     "num_classes": 400,
     "input_size": (3, 64, 224, 224),
-    "first_conv": "Conv3d_1a_7x7",
-    "classifier": CLASSIFIER,
+    "first_conv": "Conv3d_1a_7x7.conv",
+    "classifier": f"{CLASSIFIER}.conv",
+    "weight_format": "i3d",
     "pretrained": {"rgb": "rgb_imagenet.ckpt", "flow": "flow_imagenet.ckpt"},
 })
 def i3d(num_classes=400, in_channels=3, dropout_keep_prob=0.5, bn_momentum=0.99, bn_eps=1e-3):

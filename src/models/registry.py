@@ -1,9 +1,15 @@
 """Model registry: each model file registers small named constructors with `@register_model`.
 
-A constructor takes keyword arguments only (num_classes, in_channels, dropout_keep_prob, ...) and returns
-an `nn.Cell`. Its default configuration (`default_cfg`) names the classifier and the first convolution so
-that head replacement, freezing and cross-modality initialisation work the same way for every backbone.
+A constructor takes keyword arguments only (num_classes, in_channels, and the options it declares) and returns
+an `nn.Cell`. Its default configuration (`default_cfg`) says what the rest of the pipeline needs to know:
+- `first_conv`, `classifier`: CELL paths (`Conv3d_1a_7x7.conv`, `logits.conv`, `conv1`, `fc`); the code appends
+  `.weight` / `.bias`, so head replacement, freezing, cross-modality initialisation and reading a checkpoint's
+  class count work the same for a convolution head and a Dense one (create_model checks both name parameters);
+- `weight_format`: the family of foreign checkpoint formats it converts from (src/weights/formats.py);
+- `num_classes`: the class count of its reference weights.
 """
+REQUIRED_CFG_KEYS = ("num_classes", "first_conv", "classifier", "weight_format")
+
 _model_entrypoints = {}
 _default_cfgs = {}
 
@@ -14,6 +20,9 @@ def register_model(fn=None, *, default_cfg=None):
         name = constructor.__name__
         if name in _model_entrypoints:
             raise ValueError(f"model '{name}' is registered twice")
+        missing = [key for key in REQUIRED_CFG_KEYS if key not in (default_cfg or {})]
+        if missing:
+            raise ValueError(f"model '{name}': default_cfg lacks {missing} (needed: {list(REQUIRED_CFG_KEYS)})")
         _model_entrypoints[name] = constructor
         _default_cfgs[name] = dict(default_cfg or {})
         return constructor
@@ -37,3 +46,13 @@ def model_entrypoint(name):
 def default_cfg(name):
     model_entrypoint(name)
     return dict(_default_cfgs[name])
+
+
+def check_cfg_names(name, net):
+    """The cell paths of `name`'s default_cfg name parameters of `net` (a config typo fails at the first build,
+    not as a head that is never replaced)."""
+    cfg, params = _default_cfgs[name], {p.name for p in net.get_parameters()}
+    for key in ("first_conv", "classifier"):
+        if f"{cfg[key]}.weight" not in params:
+            raise ValueError(f"model '{name}': default_cfg {key} '{cfg[key]}' names no cell with a weight "
+                             f"(parameters start with {sorted({n.split('.')[0] for n in params})[:8]})")

@@ -211,6 +211,7 @@ def _default_cfg(depth):
         "input_size": (3, 16, 112, 112),
         "first_conv": "conv1",
         "classifier": CLASSIFIER,
+        "weight_format": "resnet3d",
         # kenshohara's input contract (mean.py, opts.py): values in [0, 1], Kinetics mean and std.
         "value_range": (0.0, 1.0),
         "mean": (0.4345, 0.4051, 0.3775),

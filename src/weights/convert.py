@@ -5,16 +5,11 @@ import numpy as np
 
 from ..fileio import atomic_output
 from ..models.layers import is_run_state
+from .formats import split_name, weight_format
 
 
 class CheckpointMismatchError(ValueError):
     """A source checkpoint does not fill the network exactly."""
-
-
-def _split_name(name):
-    """'Mixed_4b.branch_1b.conv.weight' -> ('Mixed_4b.branch_1b', 'conv.weight')."""
-    parts = name.split(".")
-    return ".".join(parts[:-2]), ".".join(parts[-2:])
 
 
 def convert_state_dict(source, scheme, target_shapes, source_name="checkpoint"):
@@ -26,7 +21,7 @@ def convert_state_dict(source, scheme, target_shapes, source_name="checkpoint"):
     converted, used = {}, set()
     missing, misshaped = [], []
     for name, shape in target_shapes.items():
-        unit, suffix = _split_name(name)
+        unit, suffix = split_name(name)
         key = scheme.key(unit, suffix)
         if key is None:
             converted[name] = np.ones(shape, np.float32)
@@ -79,30 +74,37 @@ def save_checkpoint_atomic(params, path, append_dict=None):
 
 def convert_to_checkpoint(source, save_path, source_name, model="i3d", num_classes=None, to_flow=False,
                           log=print):
-    """Convert a foreign I3D state dict to our checkpoint at `save_path`; return the written names.
+    """Convert a foreign state dict of `model`'s family to our checkpoint at `save_path`; return the written names.
 
+    The format is detected among the family's schemes; the network is built with what the weights determine
+    (classes, input channels, a 3D-ResNet's shortcut type ...), so no other option is needed, and weights that
+    fix another registered model (a 3D-ResNet-34 for `resnet3d_18`) are refused naming the right one.
     num_classes: None or the source's class count keeps the classifier; any other value drops it, so the
     checkpoint holds the backbone only and `create_model(..., num_classes=N)` starts a new N-class head.
     to_flow: cross-modality initialisation of the first conv for a 2-channel flow network.
     """
     from ..models import default_cfg, model_entrypoint
-    from .naming import detect_scheme
 
-    scheme = detect_scheme(source, source_name)
+    fmt = weight_format(model)
+    scheme = fmt.detect(source, source_name)
+    arguments = fmt.network_arguments(source, scheme, source_name)
+    fixed_model = arguments.pop("model", model)
+    if fixed_model != model:
+        raise CheckpointMismatchError(f"{source_name}: the weights are a {fixed_model} ({scheme.description}), not a "
+                                      f"{model}: convert with --model {fixed_model}")
     cfg = default_cfg(model)
-    first_key = scheme.key(cfg["first_conv"], "conv.weight")
-    head_key = scheme.key(cfg["classifier"], "conv.bias")
-    source_channels = scheme.to_ours("conv.weight", source[first_key]).shape[1]
-    source_classes = int(np.shape(source[head_key])[0]) if head_key in source else None
-    if source_classes is None:
-        raise CheckpointMismatchError(f"{source_name}: no classifier '{head_key}' found ({scheme.description})")
-    net = model_entrypoint(model)(num_classes=source_classes, in_channels=source_channels)
+    net = model_entrypoint(model)(**arguments)
     shapes = {p.name: tuple(p.shape) for p in net.get_parameters() if not is_run_state(p.name)}
     params = convert_state_dict(source, scheme, shapes, source_name)
-    log(f"{source_name}: {scheme.description}, {len(params)} tensors, {source_channels} input channels, "
-        f"{source_classes} classes")
+    source_classes = arguments["num_classes"]
+    options = {k: v for k, v in arguments.items() if k not in ("num_classes", "in_channels")}
+    log(f"{source_name}: {scheme.description}, {len(params)} tensors, {arguments['in_channels']} input channels, "
+        f"{source_classes} classes" + (f", {options}" if options else ""))
+    if options:
+        log(f"build the network with these options: --model {model} --model_args "
+            + ",".join(f"{k}={v}" for k, v in options.items()))
     if to_flow:
-        key = f"{cfg['first_conv']}.conv.weight"
+        key = f"{cfg['first_conv']}.weight"
         params[key] = rgb_to_flow_first_conv(params[key])
         log(f"cross-modality initialisation: {key} averaged over RGB -> {params[key].shape}")
     if num_classes is not None and num_classes != source_classes:

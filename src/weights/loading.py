@@ -22,8 +22,12 @@ def read_checkpoint(path):
                          "see src/tools/pt2ckpt.py and src/tools/i3d_jax2ckpt.py") from None
 
 
-def load_pretrained(net, path, classifier="logits", first_conv=None, cross_modality=False, require_classifier=False):
+def load_pretrained(net, path, classifier="logits.conv", first_conv=None, cross_modality=False,
+                    require_classifier=False):
     """Load the network parameters of checkpoint `path` into `net`; return the weights left as initialised.
+
+    classifier, first_conv: cell paths (a model's default_cfg), whose `.weight` / `.bias` are the head and the
+    first convolution's kernel.
 
     Only entries named exactly like a network parameter are read: a training checkpoint also holds
     optimizer state (`moment1.logits.conv.weight`, ...) and step counters, which carry the head's name
@@ -34,8 +38,10 @@ def load_pretrained(net, path, classifier="logits", first_conv=None, cross_modal
     stored = read_checkpoint(path)
     net_params = {p.name: p for p in net.get_parameters()}
     state = {name: value for name, value in stored.items() if name in net_params}
+    if first_conv and f"{first_conv}.weight" not in net_params:
+        raise ValueError(f"first_conv '{first_conv}' names no cell with a weight in this network")
     if first_conv and cross_modality:
-        key = f"{first_conv}.conv.weight"
+        key = f"{first_conv}.weight"
         if key in state and state[key].shape[1] == 3 and net_params[key].shape[1] != 3:
             state[key] = ms.Parameter(ms.Tensor(rgb_to_flow_first_conv(state[key].asnumpy(),
                                                                        net_params[key].shape[1])), name=key)
@@ -84,7 +90,7 @@ STREAM_OF_CHANNELS = {3: "an RGB", 2: "a flow"}
 
 def _stream_hint(state, net_params, first_conv):
     """Why the first convolution does not fit, when the checkpoint is of the other stream."""
-    key = f"{first_conv}.conv.weight" if first_conv else None
+    key = f"{first_conv}.weight" if first_conv else None
     if key not in state or tuple(state[key].shape) == tuple(net_params[key].shape):
         return ""
     stored, wanted = state[key].shape[1], net_params[key].shape[1]

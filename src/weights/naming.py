@@ -1,4 +1,4 @@
-"""The one place that knows how other I3D checkpoints name their tensors.
+"""How other I3D checkpoints name their tensors (the I3D family of src/weights/formats.py).
 
 Our names come from the network table (src/models/i3d.py): a unit (`Conv3d_1a_7x7`, `Mixed_4b.branch_1b`,
 `logits`) followed by a tensor suffix (`conv.weight`, `conv.bias`, `bn.gamma`, `bn.beta`, `bn.moving_mean`,
@@ -8,6 +8,8 @@ template; `None` means the other format has no such tensor (DeepMind's BatchNorm
 from dataclasses import dataclass
 
 import numpy as np
+
+from .formats import WeightFormat
 
 
 @dataclass(frozen=True)
@@ -97,13 +99,16 @@ DEEPMIND = NamingScheme(
 SCHEMES = {s.name: s for s in (PIERGIAJ, HASSONY2, DEEPMIND)}
 
 
+def _i3d_arguments(state, scheme, source_name):
+    from ..models import default_cfg
+    from .formats import classifier_and_channels
+    num_classes, in_channels = classifier_and_channels(state, scheme, default_cfg("i3d"), source_name)
+    return {"num_classes": num_classes, "in_channels": in_channels}
+
+
+I3D_FORMAT = WeightFormat(family="an I3D", schemes=tuple(SCHEMES.values()), network_arguments=_i3d_arguments)
+
+
 def detect_scheme(keys, source="checkpoint"):
-    """The scheme whose first-convolution key is among `keys`."""
-    keys = set(keys)
-    found = [s for s in SCHEMES.values() if s.marker in keys]
-    if len(found) != 1:
-        sample = ", ".join(sorted(keys)[:5]) or "(no tensors)"
-        known = "; ".join(f"{s.description}: '{s.marker}'" for s in SCHEMES.values())
-        raise ValueError(f"{source}: not an I3D checkpoint of a known format (first keys: {sample}). "
-                         f"Known formats and the key that identifies them: {known}")
-    return found[0]
+    """The I3D scheme whose first-convolution key is among `keys`."""
+    return I3D_FORMAT.detect(keys, source)

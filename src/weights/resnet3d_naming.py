@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .formats import WeightFormat
 from ..models.resnet3d import RESNET3D_DEPTHS, STAGE_WIDTHS, Bottleneck
 
 # our last name component -> PyTorch's
@@ -60,14 +61,7 @@ RESNET3D_SCHEMES = {s.name: s for s in (KENSHOHARA_200EP, KENSHOHARA_CVPR2018)}
 
 def detect_resnet3d_scheme(keys, source="checkpoint"):
     """The kenshohara format of a state dict, from its keys."""
-    keys = set(keys)
-    found = [s for s in RESNET3D_SCHEMES.values() if s.marker in keys and f"{s.prefix}fc.weight" in keys]
-    if len(found) != 1:
-        sample = ", ".join(sorted(keys)[:5]) or "(no tensors)"
-        known = "; ".join(f"{s.description}: '{s.marker}'" for s in RESNET3D_SCHEMES.values())
-        raise ValueError(f"{source}: not a kenshohara 3D-ResNet checkpoint (first keys: {sample}). "
-                         f"Known formats and the key that identifies them: {known}")
-    return found[0]
+    return RESNET3D_FORMAT.detect(keys, source)
 
 
 _BLOCK_KEY = re.compile(r"layer([1-4])\.(\d+)\.")
@@ -82,6 +76,8 @@ def resnet3d_args_from_weights(state, source_name="checkpoint", scheme=None):
     A ValueError names `source_name` when the blocks per stage fit no 3D-ResNet depth.
     """
     scheme = scheme or detect_resnet3d_scheme(state, source_name)
+    if scheme.key("", "fc.weight") not in state:
+        raise ValueError(f"{source_name}: no classifier '{scheme.key('', 'fc.weight')}' found ({scheme.description})")
     blocks = [0, 0, 0, 0]
     for key in state:
         match = _BLOCK_KEY.match(key[len(scheme.prefix):]) if key.startswith(scheme.prefix) else None
@@ -104,3 +100,17 @@ def resnet3d_args_from_weights(state, source_name="checkpoint", scheme=None):
         "conv1_t_size": int(kernel_t),
         "widen_factor": out_channels / STAGE_WIDTHS[0],
     }
+
+
+def _network_arguments(state, scheme, source_name):
+    """Constructor arguments and the registered model name (`resnet3d_<depth>`) the weights determine; a
+    widen_factor of 1 and the default conv1_t_size are left out, so the arguments read as a user writes them."""
+    args = resnet3d_args_from_weights(state, source_name, scheme)
+    depth = args.pop("depth")
+    if args["widen_factor"] == 1.0:
+        del args["widen_factor"]
+    return {"model": f"resnet3d_{depth}", **args}
+
+
+RESNET3D_FORMAT = WeightFormat(family="a kenshohara 3D-ResNet", schemes=tuple(RESNET3D_SCHEMES.values()),
+                               network_arguments=_network_arguments)
