@@ -366,6 +366,37 @@ def test_bad_padding_is_one_clear_error(padding, message):
         MaxPool3d(3, 2, padding)
 
 
+class _ExplicitlyPadded(nn.Cell):
+    """3D-ResNet's stem with conv1_t_size 3 (uneven pads), a block convolution and the stem pool."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv3d(2, 4, (3, 7, 7), (1, 2, 2), padding=(1, 3, 3))
+        self.pool = max_pool3d(3, 2, padding=1)
+        self.block = conv3d(4, 3, 3, 1, padding=1, has_bias=True)
+
+    def construct(self, x):
+        return self.block(self.pool(self.stem(x))).mean(axis=(2, 3, 4))
+
+
+@pytest.mark.parametrize("file_format", ["ONNX", "MINDIR"])
+@pytest.mark.parametrize("kernels", ["1", "0"])
+def test_explicit_padding_exports_verified(file_format, kernels, tmp_path, monkeypatch):
+    """MindSpore's ONNX exporter writes uneven Conv3D pads in the wrong order and MaxPool3D's pad mode as
+    SAME_UPPER; the export form (use_cpu_kernels(net, False)) writes them out, so the exported file computes
+    what the network computes (export_model checks it). Kernels on (C++ convolutions) and off (export.py)."""
+    from src.deploy.export import export_model
+    from src.models import cpu_kernels
+    monkeypatch.setenv("I3D_CPU_KERNELS", kernels)
+    cpu_kernels.forget_built_ops()
+    try:
+        net = _ExplicitlyPadded()
+        assert isinstance(net.stem, Conv3dCpu) == (kernels == "1")
+        export_model(net, str(tmp_path / "net"), file_format, (2, 2, 6, 16, 16))
+    finally:
+        cpu_kernels.forget_built_ops()
+
+
 # --------------------------------------------------------------------------------------------------------
 # ClampedAvgPool3d
 # --------------------------------------------------------------------------------------------------------

@@ -12,27 +12,72 @@ from .padding import tf_same_output_size, tf_same_padding  # noqa: F401  (part o
 
 def _mindspore_conv_padding(padding):
     """nn.Conv3d's arguments for a parsed padding: SAME exports to ONNX as auto_pad=SAME_UPPER."""
-    return {"pad_mode": "same"} if padding == SAME else {"pad_mode": "pad", "padding": mindspore_pads(padding)}
+    if padding == SAME:
+        return {"pad_mode": "same"}
+    if not any(mindspore_pads(padding)):
+        return {"pad_mode": "valid"}
+    return {"pad_mode": "pad", "padding": mindspore_pads(padding)}
 
 
-class Conv3dCpu(nn.Conv3d):
-    """nn.Conv3d (same parameters, names and initialisation; TF SAME or explicit padding) computed by the C++
-    oneDNN kernel `kernels/conv3d_onednn.cc`, which lets oneDNN use its AVX-512 kernels.
+def pad_constant(x, pads, value):
+    """x (N, C, T, H, W) padded with `value` by `pads` ((before, after) per axis), written as concatenations
+    with constant blocks: the one constant padding that MindSpore exports to ONNX (its Pad takes no value and
+    PadV3 does not export)."""
+    for axis, (before, after) in zip((2, 3, 4), pads):
+        parts = [x]
+        if before:
+            shape = list(x.shape)
+            shape[axis] = before
+            parts.insert(0, ops.fill(x.dtype, tuple(shape), value))
+        if after:
+            shape = list(x.shape)
+            shape[axis] = after
+            parts.append(ops.fill(x.dtype, tuple(shape), value))
+        if len(parts) > 1:
+            x = ops.concat(parts, axis)
+    return x
 
-    `use_kernel = False` makes it the plain nn.Conv3d again, e.g. while a network is exported (a MINDIR or
-    ONNX file must hold MindSpore's own Conv3D, not a library on this machine).
+
+class Conv3d(nn.Conv3d):
+    """nn.Conv3d with TF SAME or explicit padding (same parameters, names and initialisation), run by
+    MindSpore's Conv3D.
+
+    `exporting` (set by `use_cpu_kernels(net, False)` while a file is written): an explicit padding that is not
+    the same on all six sides becomes a zero padding and a VALID convolution, because MindSpore's ONNX exporter
+    writes Conv3D's pads in MindSpore's order (head, tail, top, bottom, left, right) where ONNX wants all the
+    begins, then all the ends.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, has_bias, forward_op):
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, has_bias):
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, has_bias=has_bias,
                          **_mindspore_conv_padding(padding))
-        self.forward_op = forward_op
-        self.geometry = ms.Tensor(np.array(convolution_geometry(stride, padding), np.int64))
-        self.use_kernel = True
+        self.exporting = False
+        uneven = padding != SAME and len(set(mindspore_pads(padding))) > 1
+        self.export_pads = padding if uneven else None
+        if uneven:
+            self.valid_conv3d = ops.Conv3D(out_channels, self.kernel_size, mode=1, pad_mode="valid",
+                                           stride=self.stride)
 
     def construct(self, x):
-        if not self.use_kernel:
-            return super().construct(x)
+        if self.exporting and self.export_pads is not None:
+            y = self.valid_conv3d(pad_constant(x, self.export_pads, 0.0), self.weight)
+            return self.bias_add(y, self.bias) if self.has_bias else y
+        return nn.Conv3d.construct(self, x)  # named: graph mode resolves super() from the instance's class
+
+
+class Conv3dCpu(Conv3d):
+    """Conv3d computed by the C++ oneDNN kernel `kernels/conv3d_onednn.cc`, which lets oneDNN use its AVX-512
+    kernels; while `exporting`, MindSpore's Conv3D again (a MINDIR or ONNX file must hold MindSpore's own
+    operators, not a library on this machine)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, has_bias, forward_op):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, has_bias)
+        self.forward_op = forward_op
+        self.geometry = ms.Tensor(np.array(convolution_geometry(stride, padding), np.int64))
+
+    def construct(self, x):
+        if self.exporting:
+            return Conv3d.construct(self, x)
         # The kernel computes in float32; under AMP (pointless on CPU, but allowed) it casts around it.
         y = self.forward_op(x.astype(ms.float32), self.weight.astype(ms.float32), self.geometry)
         if self.has_bias:
@@ -53,17 +98,17 @@ def conv3d(in_channels, out_channels, kernel_size, stride=1, padding=SAME, has_b
     if conv_ops is not None:
         return Conv3dCpu(in_channels, out_channels, kernel_size, stride, padding, has_bias, conv_ops)
     require_capped_onednn("a network built without the C++ convolution")
-    return nn.Conv3d(in_channels, out_channels, kernel_size, stride=stride, has_bias=has_bias,
-                     **_mindspore_conv_padding(padding))
+    return Conv3d(in_channels, out_channels, kernel_size, stride, padding, has_bias)
 
 
 def use_cpu_kernels(net, enabled):
-    """Switch every C++ convolution in `net` to MindSpore's Conv3D (False) or back (True); returns how many
-    there are. For export: the file must hold MindSpore's operators."""
-    convs = [cell for _, cell in net.cells_and_names() if isinstance(cell, Conv3dCpu)]
-    for cell in convs:
-        cell.use_kernel = enabled
-    return len(convs)
+    """False: put every convolution and max pool of `net` in the form to export (MindSpore's own operators, with
+    the explicit paddings its exporters get wrong written out; see Conv3d and MaxPool3d); True: back to how
+    they were built. Returns how many C++ convolutions there are."""
+    cells = [cell for _, cell in net.cells_and_names() if isinstance(cell, (Conv3d, MaxPool3d))]
+    for cell in cells:
+        cell.exporting = not enabled
+    return sum(isinstance(cell, Conv3dCpu) for cell in cells)
 
 
 class Unit3D(nn.Cell):
@@ -99,26 +144,39 @@ class MaxPool3d(nn.Cell):
     """3-D max pool with TensorFlow SAME or explicit padding (as PyTorch's MaxPool3d(padding=p): at most half
     the kernel). Padded positions never win: TF SAME and PyTorch pad with -inf, and so does MindSpore's
     MaxPool3D in both modes. Output floor((L + before + after - kernel) / stride) + 1, ceil(L / stride) for SAME.
+
+    `exporting` (see `use_cpu_kernels`): an explicit padding becomes a -inf padding and a VALID pool, because
+    MindSpore's ONNX exporter writes MaxPool3D's pad mode as auto_pad=SAME_UPPER.
     """
 
     def __init__(self, kernel_size, stride, padding=SAME):
         super().__init__()
         self.kernel_size, self.stride, self.padding = triple(kernel_size), triple(stride), parse_padding(padding)
-        if self.padding != SAME:
+        self.exporting = False
+        self.export_pads = None
+        if self.padding == SAME:
+            pad_args = {"pad_mode": "same"}
+        elif not any(mindspore_pads(self.padding)):
+            pad_args = {"pad_mode": "valid"}
+        else:
             if any(2 * pad > kernel for pair, kernel in zip(self.padding, self.kernel_size) for pad in pair):
                 raise ValueError(f"max pool padding {padding!r} is more than half the kernel {self.kernel_size}: "
                                  "some windows would hold padding only")
             pad_args = {"pad_mode": "pad", "pad_list": mindspore_pads(self.padding)}
-        else:
-            pad_args = {"pad_mode": "same"}
+            self.export_pads = self.padding
+            self.valid_pool = ops.MaxPool3D(kernel_size=self.kernel_size, strides=self.stride, pad_mode="valid")
         self.pool = ops.MaxPool3D(kernel_size=self.kernel_size, strides=self.stride, **pad_args)
 
     def construct(self, x):
         _, c, t, h, w = x.shape
+        if self.exporting and self.export_pads is not None:
+            y = self.valid_pool(pad_constant(x, self.export_pads, float("-inf")))
+        else:
+            y = self.pool(x)
         # MaxPool3D's shape inference forgets every dimension when the batch is dynamic (MINDIR export with
         # shape [None, ...]); restating the known output shape keeps T, H, W static for the head.
         sizes = output_shape(self.padding, (t, h, w), self.kernel_size, self.stride)
-        return self.pool(x).reshape(-1, c, sizes[0], sizes[1], sizes[2])
+        return y.reshape(-1, c, sizes[0], sizes[1], sizes[2])
 
 
 class _MaxPool3dCpuGrad(MaxPool3d):
