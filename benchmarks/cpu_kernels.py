@@ -1,12 +1,15 @@
-"""One convolution and the four kinds of I3D max pool: the C++ CPU kernels against MindSpore's own operators.
+"""Three convolutions and the four kinds of I3D max pool: the C++ CPU kernels against MindSpore's own operators.
 
     python benchmarks/cpu_kernels.py [--repeats 5]
 
 Each side runs in a process of its own, because the oneDNN ISA is one setting per process
 (src/models/cpu_kernels.py): the kernels with oneDNN uncapped, MindSpore's Conv3D and MaxPool3DGrad with
 I3D_CPU_KERNELS=0 (capped at AVX2). Timed in graph mode after one warm-up call, median of --repeats:
-- the convolution 8x96x8x28x28 -> 128 channels, kernel 3 (Mixed_3b's branch_1b for 8x3x16x112x112 clips, at
-  4x its pixels): forward, and forward with the gradients of input and weights;
+- three convolutions, forward, and forward with the gradients that training computes (input and weights; the
+  stem's input needs none, and graph mode then skips that pass):
+  8x96x8x28x28 -> 128 channels, kernel 3, TF SAME (I3D's Mixed_3b branch_1b for 8x3x16x112x112 clips, at 4x its
+  pixels); 8x64x8x28x28 -> 64, kernel 3, padding 1 (3D-ResNet's layer1 for 8x3x16x112x112 clips);
+  8x3x16x112x112 -> 64, kernel 7, stride (1, 2, 2), padding 3 (3D-ResNet's stem);
 - the four kinds of pool (forward and input gradient): MaxPool3d_2a, 4a and 5a at the input they get for
   8x3x16x112x112 clips, the stride-1 Inception-branch pool at 4x Mixed_3b's pixels.
 Prints a table and writes benchmarks/results/cpu_kernels.json.
@@ -21,7 +24,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-CONV = {"input": (8, 96, 8, 28, 28), "out_channels": 128, "kernel": 3, "stride": 1}
+CONVS = [{"input": (8, 96, 8, 28, 28), "out_channels": 128, "kernel": 3, "stride": 1, "padding": "same"},
+         {"input": (8, 64, 8, 28, 28), "out_channels": 64, "kernel": 3, "stride": 1, "padding": 1},
+         {"input": (8, 3, 16, 112, 112), "out_channels": 64, "kernel": 7, "stride": (1, 2, 2), "padding": 3,
+          "input_gradient": False}]
 POOLS = [((8, 64, 8, 56, 56), (1, 3, 3), (1, 2, 2)), ((8, 192, 8, 28, 28), (3, 3, 3), (1, 1, 1)),
          ((8, 480, 8, 14, 14), (3, 3, 3), (2, 2, 2)), ((8, 832, 4, 7, 7), (2, 2, 2), (2, 2, 2))]
 SIDES = {"kernels": "1", "mindspore": "0"}
@@ -34,20 +40,24 @@ def measure(repeats):
     import numpy as np
     from mindspore import nn, ops
     from src.models import cpu_kernels
-    from src.models.layers import conv3d_same, max_pool3d_same
+    from src.models.layers import conv3d, max_pool3d
 
     ms.set_device("CPU")
     ms.set_context(mode=ms.GRAPH_MODE)
 
     class Gradients(nn.Cell):
-        def __init__(self, net):
+        def __init__(self, net, input_gradient=True):
             super().__init__()
             self.net = net
-            self.grad = ops.GradOperation(get_all=True, get_by_list=True, sens_param=True)
+            self.grad = ops.GradOperation(get_all=input_gradient, get_by_list=True, sens_param=True)
             self.weights = ms.ParameterTuple(net.trainable_params())
 
         def construct(self, x, dy):
             return self.grad(self.net, self.weights)(x, dy)
+
+    def fetch(outputs):
+        """Wait for every tensor of a (nested) tuple of outputs."""
+        return [fetch(o) for o in outputs] if isinstance(outputs, (tuple, list)) else outputs.asnumpy()
 
     def median_ms(run):
         run()
@@ -59,16 +69,18 @@ def measure(repeats):
         return float(np.median(times))
 
     rng = np.random.default_rng(0)
-    x = ms.Tensor(rng.standard_normal(CONV["input"]).astype(np.float32))
-    conv = conv3d_same(CONV["input"][1], CONV["out_channels"], CONV["kernel"], CONV["stride"])
-    dy = ms.Tensor(rng.standard_normal(conv(x).shape).astype(np.float32))
-    grads = Gradients(conv)
-    result = {"onednn_isa": cpu_kernels.onednn_isa_name(), "convolution": type(conv).__name__,
-              "conv_forward_ms": median_ms(lambda: conv(x).asnumpy()),
-              "conv_forward_and_gradients_ms": median_ms(lambda: [g.asnumpy() for g in grads(x, dy)[0]]),
-              "pools": []}
+    result = {"convolutions": [], "pools": []}
+    for spec in CONVS:
+        x = ms.Tensor(rng.standard_normal(spec["input"]).astype(np.float32))
+        conv = conv3d(spec["input"][1], spec["out_channels"], spec["kernel"], spec["stride"], spec["padding"])
+        dy = ms.Tensor(rng.standard_normal(conv(x).shape).astype(np.float32))
+        grads = Gradients(conv, spec.get("input_gradient", True))
+        result["convolutions"].append({
+            "cell": type(conv).__name__, "forward_ms": median_ms(lambda: conv(x).asnumpy()),
+            "forward_and_gradients_ms": median_ms(lambda: fetch(grads(x, dy)))})
+    result["onednn_isa"] = cpu_kernels.onednn_isa_name()
     for shape, kernel, stride in POOLS:
-        pool = max_pool3d_same(kernel, stride)
+        pool = max_pool3d(kernel, stride)
         pool_input = ms.Tensor(np.maximum(rng.standard_normal(shape), 0).astype(np.float32))  # as after a ReLU
         pool_dy = ms.Tensor(rng.standard_normal(pool(pool_input).shape).astype(np.float32))
         pool_grad = ops.GradOperation(sens_param=True)(pool)
@@ -100,9 +112,12 @@ def main():
     print(f"\nC++ kernels: oneDNN {ours['onednn_isa']}; MindSpore's operators: oneDNN {theirs['onednn_isa']}\n")
     print("| what | MindSpore's operators ms | C++ kernels ms | speed-up |")
     print("| --- | --- | --- | --- |")
-    conv = "x".join(map(str, CONV["input"])) + f" -> {CONV['out_channels']}, kernel {CONV['kernel']}"
-    for key, label in (("conv_forward_ms", "forward"), ("conv_forward_and_gradients_ms", "forward + gradients")):
-        print(f"| conv {conv}: {label} | {theirs[key]:.0f} | {ours[key]:.0f} | {theirs[key] / ours[key]:.1f}x |")
+    for spec, mine, other in zip(CONVS, ours["convolutions"], theirs["convolutions"]):
+        conv = (f"{'x'.join(map(str, spec['input']))} -> {spec['out_channels']}, kernel {spec['kernel']}, "
+                f"stride {spec['stride']}, padding {spec['padding']}")
+        gradients = "gradients" if spec.get("input_gradient", True) else "weight gradient"
+        for key, label in (("forward_ms", "forward"), ("forward_and_gradients_ms", f"forward + {gradients}")):
+            print(f"| conv {conv}: {label} | {other[key]:.0f} | {mine[key]:.0f} | {other[key] / mine[key]:.1f}x |")
     for mine, other in zip(ours["pools"], theirs["pools"]):
         name = (f"max pool {'x'.join(map(str, mine['input']))}, kernel {tuple(mine['kernel'])}, "
                 f"stride {tuple(mine['stride'])}: forward + gradient")

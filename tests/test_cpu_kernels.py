@@ -10,10 +10,13 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.models import cpu_kernels
-from src.models.layers import Conv3dSameCpu, MaxPool3dSame, _MaxPool3dSameCpuGrad, max_pool3d_same
+from mindspore import nn, ops
 
-SOURCE = "max_pool3d_same_grad.cc"
+from src.models import cpu_kernels
+from src.models.layers import Conv3dCpu, MaxPool3d, _MaxPool3dCpuGrad, conv3d, max_pool3d
+from src.models.padding import mindspore_pads, parse_padding
+
+SOURCE = "max_pool3d_grad.cc"
 
 
 @pytest.fixture
@@ -28,7 +31,7 @@ def fresh_kernels(tmp_path, monkeypatch):
 def test_build_once_then_reuse(fresh_kernels):
     library = cpu_kernels.build_kernel(SOURCE)
     assert os.path.dirname(library) == str(fresh_kernels)
-    assert os.path.basename(library).startswith("max_pool3d_same_grad-") and library.endswith(".so")
+    assert os.path.basename(library).startswith("max_pool3d_grad-") and library.endswith(".so")
     built_at = os.stat(library).st_mtime_ns
     assert cpu_kernels.build_kernel(SOURCE) == library
     assert os.stat(library).st_mtime_ns == built_at
@@ -51,33 +54,33 @@ def test_edited_source_gets_a_new_library(fresh_kernels, tmp_path, monkeypatch):
 
 def test_failed_compile_leaves_nothing_and_falls_back_with_a_warning(fresh_kernels, monkeypatch):
     monkeypatch.setenv("CXX", "false")  # a "compiler" that always fails
-    with pytest.raises(cpu_kernels.KernelUnavailable, match="false failed on .*max_pool3d_same_grad.cc"):
+    with pytest.raises(cpu_kernels.KernelUnavailable, match="false failed on .*max_pool3d_grad.cc"):
         cpu_kernels.build_kernel(SOURCE)
     assert not fresh_kernels.exists() or os.listdir(fresh_kernels) == []
     with pytest.warns(UserWarning, match="falls back to MindSpore's slower MaxPool3DGrad"):
-        pool = max_pool3d_same(3, 1)
-    assert type(pool) is MaxPool3dSame
+        pool = max_pool3d(3, 1)
+    assert type(pool) is MaxPool3d
 
 
 def test_missing_compiler_falls_back(fresh_kernels, monkeypatch):
     monkeypatch.delenv("CXX", raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.warns(UserWarning, match="no C\\+\\+ compiler"):
-        assert type(max_pool3d_same(3, 1)) is MaxPool3dSame
+        assert type(max_pool3d(3, 1)) is MaxPool3d
 
 
 def test_white_list_that_excludes_the_cache_falls_back(fresh_kernels, tmp_path, monkeypatch):
     monkeypatch.setenv("MS_CUSTOM_AOT_WHITE_LIST", str(tmp_path / "elsewhere"))
     with pytest.warns(UserWarning, match="MS_CUSTOM_AOT_WHITE_LIST"):
-        assert type(max_pool3d_same(3, 1)) is MaxPool3dSame
+        assert type(max_pool3d(3, 1)) is MaxPool3d
     cpu_kernels.forget_built_ops()
     monkeypatch.setenv("MS_CUSTOM_AOT_WHITE_LIST", str(tmp_path))
-    assert type(max_pool3d_same(3, 1)) is _MaxPool3dSameCpuGrad
+    assert type(max_pool3d(3, 1)) is _MaxPool3dCpuGrad
 
 
 def test_switched_off_by_environment(fresh_kernels, monkeypatch):
     monkeypatch.setenv("I3D_CPU_KERNELS", "0")
-    assert type(max_pool3d_same(3, 1)) is MaxPool3dSame
+    assert type(max_pool3d(3, 1)) is MaxPool3d
     assert not fresh_kernels.exists()
 
 
@@ -85,7 +88,6 @@ def test_i3d_training_gradients_match_mindspore_ops(fresh_kernels, monkeypatch):
     """The whole network's loss gradients with the C++ kernels (convolutions and max-pool gradient) against
     MindSpore's own Conv3D and MaxPool3DGrad, at a small clip: every convolution shape and every pool of
     I3D (stem, strided, Inception branches) is on the path. oneDNN sums in another order: relative L2 only."""
-    from mindspore import nn, ops
     from src.factory import create_model
 
     rng = np.random.default_rng(0)
@@ -97,8 +99,8 @@ def test_i3d_training_gradients_match_mindspore_ops(fresh_kernels, monkeypatch):
         cpu_kernels.forget_built_ops()
         ms.set_seed(0)
         net = create_model("i3d", num_classes=5, mode="rgb", dropout_keep_prob=1.0)
-        assert isinstance(net.Mixed_3b.branch_3a, _MaxPool3dSameCpuGrad) == enabled
-        assert isinstance(net.Conv3d_1a_7x7.conv, Conv3dSameCpu) == enabled
+        assert isinstance(net.Mixed_3b.branch_3a, _MaxPool3dCpuGrad) == enabled
+        assert isinstance(net.Conv3d_1a_7x7.conv, Conv3dCpu) == enabled
         loss = nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
         loss.set_train(True)
         grads = ops.GradOperation(get_by_list=True)(loss, net.trainable_params())(x, labels)
@@ -112,6 +114,104 @@ def test_i3d_training_gradients_match_mindspore_ops(fresh_kernels, monkeypatch):
     assert np.abs(with_kernel["Conv3d_1a_7x7.conv.weight"]).sum() > 0
 
 
+class _Gradients(nn.Cell):
+    """The gradients of <conv(x), dy> with respect to x and to the weight."""
+
+    def __init__(self, conv):
+        super().__init__()
+        self.conv = conv
+        self.grad = ops.GradOperation(get_all=True, get_by_list=True, sens_param=True)
+        self.weights = ms.ParameterTuple([conv.weight])
+
+    def construct(self, x, dy):
+        return self.grad(self.conv, self.weights)(x, dy)
+
+
+def _forward_and_gradients(conv, x, dy):
+    (dx,), (dw,) = _Gradients(conv)(ms.Tensor(x), ms.Tensor(dy))
+    return conv(ms.Tensor(x)).asnumpy(), dx.asnumpy(), dw.asnumpy()
+
+
+def _assert_conv_equals_mindspore(kernel, stride, padding, spatial, seed=0):
+    """The C++ convolution against MindSpore's nn.Conv3d(pad_mode='pad') with the same weights: output and
+    both gradients. In this capped session both run oneDNN's AVX2 kernels."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 3, *spatial)).astype(np.float32)
+    ours = conv3d(3, 4, kernel, stride, padding=padding)
+    assert isinstance(ours, Conv3dCpu)
+    theirs = nn.Conv3d(3, 4, kernel, stride=stride, pad_mode="pad", padding=mindspore_pads(parse_padding(padding)))
+    theirs.weight.set_data(ours.weight.data)
+    dy = rng.standard_normal(theirs(ms.Tensor(x)).shape).astype(np.float32)
+    expected = _forward_and_gradients(theirs, x, dy)
+    got = _forward_and_gradients(ours, x, dy)
+    for name, g, e in zip(("output", "input gradient", "weight gradient"), got, expected):
+        assert g.shape == e.shape, name
+        error = np.linalg.norm(g - e) / np.linalg.norm(e)
+        assert error <= 1e-6, (name, error)
+
+
+@pytest.mark.parametrize("spatial", [(5, 9, 7), (6, 8, 10)])
+@pytest.mark.parametrize("kernel, stride, padding", [
+    (1, 1, 0), (1, 2, 0), (3, 1, 1), (3, 2, 1), (7, 2, 3),
+    ((3, 7, 7), (1, 2, 2), (1, 3, 3)),   # 3D-ResNet's stem, conv1_t_size 3
+    (3, 1, (0, 1, 2))])
+def test_explicit_padding_convolution_equals_mindspore_conv3d(kernel, stride, padding, spatial):
+    _assert_conv_equals_mindspore(kernel, stride, padding, spatial)
+
+
+def test_primitives_are_keyed_on_the_pads():
+    """Three paddings with the same input, weights, stride and output shape: each needs its own oneDNN
+    primitive (a cache keyed on the shapes alone would hand the second and third the first one's pads)."""
+    for depth_pads in ((2, 0), (0, 2), (1, 1)):
+        _assert_conv_equals_mindspore(3, 1, (depth_pads, (1, 1), (1, 1)), (5, 6, 6), seed=3)
+
+
+PLANNED_CHILD = r"""
+import json, os, sys
+sys.path.insert(0, {root!r})
+import src
+import mindspore as ms, numpy as np
+from mindspore import nn
+from src.deploy.runtime import ExportedModel
+from src.models import cpu_kernels
+from src.models.layers import Conv3dCpu, conv3d
+ms.set_device("CPU"); ms.set_context(mode=ms.GRAPH_MODE)
+cpu_kernels.plan_mindspore_convolutions("the MINDIR model of this test")
+x = np.random.default_rng(0).standard_normal((1, 2, 4, 9, 9)).astype(np.float32)
+ours = conv3d(2, 3, 3, 1, padding=1)
+assert isinstance(ours, Conv3dCpu)
+theirs = nn.Conv3d(2, 3, 3, pad_mode="pad", padding=1)  # exported: MindSpore's own Conv3D
+theirs.weight.set_data(ours.weight.data)
+ms.export(theirs, ms.Tensor(x), file_name={mindir!r}, file_format="MINDIR")
+from_kernel = ours(ms.Tensor(x)).asnumpy()
+from_mindir = ExportedModel({mindir!r} + ".mindir")(x)
+print("RESULT" + json.dumps({{"isa": cpu_kernels.effective_onednn_isa(),
+      "isa_variable": os.environ.get("ONEDNN_MAX_CPU_ISA"),
+      "difference": float(np.abs(from_kernel - from_mindir).max()), "scale": float(np.abs(from_kernel).max())}}))
+"""
+
+
+def test_planned_process_runs_cpp_convolutions_and_a_mindir_side_by_side(tmp_path):
+    """A joint evaluation of a checkpoint network and a MINDIR in one process: planned before any network
+    is built, the C++ convolution runs, the MINDIR's Conv3D runs on oneDNN's optimised kernels (no `ref`
+    convolution in oneDNN's verbose log), and the cap stays in the environment for child processes."""
+    from conftest import ROOT
+    code = PLANNED_CHILD.format(root=ROOT, mindir=str(tmp_path / "conv"))
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("ONEDNN_MAX_CPU_ISA", "I3D_CPU_KERNELS", "I3D_ONEDNN_CAP_BY_PROJECT")}
+    env["ONEDNN_VERBOSE"] = "1"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT")[-1])
+    assert result["isa"] <= cpu_kernels.DNNL_CPU_ISA_AVX2 and result["isa_variable"] == "AVX2"
+    assert result["difference"] <= 1e-5 * result["scale"]
+    convolutions = [line.split(",") for line in done.stdout.splitlines()
+                    if line.startswith("onednn_verbose,") and ",exec," in line and ",convolution," in line]
+    assert len(convolutions) >= 2, done.stdout[-2000:]   # ours and the MINDIR's
+    implementations = {fields[fields.index("convolution") + 1] for fields in convolutions}
+    assert not any(name.startswith("ref") or "+ref" in name for name in implementations), implementations
+
+
 UNCAPPED_CHILD = r"""
 import json, sys
 sys.path.insert(0, {root!r})
@@ -120,11 +220,11 @@ import mindspore as ms, numpy as np
 from mindspore import nn, ops
 from src.factory import create_model
 from src.models import cpu_kernels
-from src.models.layers import Conv3dSameCpu
+from src.models.layers import Conv3dCpu
 ms.set_device("CPU"); ms.set_context(mode=ms.GRAPH_MODE)
 data = np.load({inputs!r})
 net = create_model("i3d", num_classes=400, mode="rgb", dropout_keep_prob=1.0, checkpoint_path={ckpt!r})
-assert isinstance(net.Conv3d_1a_7x7.conv, Conv3dSameCpu)
+assert isinstance(net.Conv3d_1a_7x7.conv, Conv3dCpu)
 loss = nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
 loss.set_train(True)
 grads = ops.GradOperation(get_by_list=True)(loss, net.trainable_params())(ms.Tensor(data["x"]), ms.Tensor(data["labels"]))
@@ -173,7 +273,6 @@ def test_uncapped_process_runs_avx512_convolutions_accurately(kinetics_rgb_ckpt,
     message instead of running ~100x slower. Its training gradients (Kinetics weights, batch statistics) are
     measured against float64 PyTorch, as are MindSpore's own operators' (capped): float32 in another
     summation order is not bit-equal, so the check is that the C++ path is no less accurate."""
-    from mindspore import nn, ops
     from src.factory import create_model
     from conftest import ROOT
 
@@ -200,6 +299,7 @@ def test_uncapped_process_runs_avx512_convolutions_accurately(kinetics_rgb_ckpt,
     assert result["isa"] > cpu_kernels.DNNL_CPU_ISA_AVX2 and result["isa_variable"] is None
     assert "avx512" in result["implementation"], result["implementation"]
     assert "a MINDIR model runs MindSpore's own Conv3D" in result["refused"]
+    assert "plan_mindspore_convolutions before building any network" in result["refused"]
     kernels = _errors(dict(np.load(tmp_path / "grads.npz")), truth)
     baseline = _errors(mindspore_ops, truth)
     assert np.median(kernels) <= 2 * np.median(baseline) and kernels.max() <= 2 * baseline.max(), (

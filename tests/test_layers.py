@@ -1,8 +1,9 @@
-"""Unit tests of the I3D building blocks in src/models/layers.py against direct numpy references.
+"""Unit tests of the building blocks in src/models/layers.py against direct numpy references.
 
-The references here pad explicitly with tf_same_padding and then compute a VALID convolution / pool by
-looping over output positions, so they check MindSpore's pad_mode='same' against TensorFlow's SAME rule
-(odd padding pixel at the END), not against MindSpore itself.
+The references here pad explicitly (with tf_same_padding for TensorFlow SAME, or with the given pads as
+PyTorch does) and then compute a VALID convolution / pool by looping over output positions, so they check
+MindSpore's pad_mode='same' against TensorFlow's SAME rule (odd padding pixel at the END) and the explicit
+padding against PyTorch's rule, not against MindSpore itself.
 """
 import itertools
 
@@ -12,8 +13,9 @@ import pytest
 
 from mindspore import nn, ops
 
-from src.models.layers import (ClampedAvgPool3d, CountedDropout, MaxPool3dSame, Unit3D, _MaxPool3dSameCpuGrad,
-                               max_pool3d_same, tf_same_output_size, tf_same_padding)
+from src.models.layers import (ClampedAvgPool3d, Conv3dCpu, CountedDropout, MaxPool3d, Unit3D, _MaxPool3dCpuGrad,
+                               conv3d, max_pool3d, tf_same_output_size, tf_same_padding)
+from src.models.padding import parse_padding
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -36,11 +38,22 @@ def _windows(x_padded, kernel, stride, out_sizes):
         yield (t, h, w), x_padded[:, :, t * st:t * st + kt, h * sh:h * sh + kh, w * sw:w * sw + kw]
 
 
-def ref_conv3d_same(x, weight, stride, bias=None):
-    """Direct 3-D cross-correlation with TF SAME zero padding. x (N,C,T,H,W), weight (O,C,kt,kh,kw)."""
+def _pad_explicit(x, pads, value):
+    """Pad the last three axes of x with the (before, after) pairs `pads`, as PyTorch's padding=p does."""
+    return np.pad(x, [(0, 0), (0, 0), *pads], mode="constant", constant_values=value)
+
+
+def _explicit_out_sizes(x, kernel, stride, pads):
+    """PyTorch's output length: floor((L + before + after - k) / s) + 1."""
+    return [(n + b + a - k) // s + 1 for n, k, s, (b, a) in zip(x.shape[2:], kernel, stride, pads)]
+
+
+def ref_conv3d(x, weight, stride, pads, bias=None):
+    """Direct 3-D cross-correlation with zero padding `pads` ((before, after) per axis).
+    x (N,C,T,H,W), weight (O,C,kt,kh,kw)."""
     kernel = weight.shape[2:]
-    out_sizes = [tf_same_output_size(n, s) for n, s in zip(x.shape[2:], stride)]
-    xp = _pad_same(x.astype(np.float64), kernel, stride, 0.0)
+    out_sizes = _explicit_out_sizes(x, kernel, stride, pads)
+    xp = _pad_explicit(x.astype(np.float64), pads, 0.0)
     out = np.zeros((x.shape[0], weight.shape[0], *out_sizes), np.float64)
     for (t, h, w), win in _windows(xp, kernel, stride, out_sizes):
         # win (N, C, kt, kh, kw) . weight (O, C, kt, kh, kw) over C, kt, kh, kw -> (N, O)
@@ -48,6 +61,12 @@ def ref_conv3d_same(x, weight, stride, bias=None):
     if bias is not None:
         out += bias.reshape(1, -1, 1, 1, 1)
     return out
+
+
+def ref_conv3d_same(x, weight, stride, bias=None):
+    """The convolution with TF SAME zero padding."""
+    pads = [tf_same_padding(n, k, s) for n, k, s in zip(x.shape[2:], weight.shape[2:], stride)]
+    return ref_conv3d(x, weight, stride, pads, bias)
 
 
 def ref_maxpool3d_same(x, kernel, stride):
@@ -60,12 +79,29 @@ def ref_maxpool3d_same(x, kernel, stride):
     return out
 
 
+def ref_maxpool3d_explicit(x, kernel, stride, pads):
+    """PyTorch's MaxPool3d(kernel, stride, padding): -inf padding, floor output sizes."""
+    out_sizes = _explicit_out_sizes(x, kernel, stride, pads)
+    xp = _pad_explicit(x, pads, -np.inf)
+    out = np.empty((x.shape[0], x.shape[1], *out_sizes), x.dtype)
+    for (t, h, w), win in _windows(xp, kernel, stride, out_sizes):
+        out[:, :, t, h, w] = win.max(axis=(2, 3, 4))
+    return out
+
+
 def ref_maxpool3d_same_grad(x, dy, kernel, stride):
-    """Gradient of the SAME max pool: each output's gradient goes to the FIRST maximum of its window in
-    (t, h, w) order (np.argmax's first occurrence), the element TensorFlow, PyTorch and oneDNN pick."""
-    out_sizes = [tf_same_output_size(n, s) for n, s in zip(x.shape[2:], stride)]
-    pads = [tf_same_padding(n, k, s)[0] for n, k, s in zip(x.shape[2:], kernel, stride)]
-    xp = _pad_same(x, kernel, stride, -np.inf)
+    """Gradient of the SAME max pool (see ref_maxpool3d_grad)."""
+    pads = [tf_same_padding(n, k, s) for n, k, s in zip(x.shape[2:], kernel, stride)]
+    return ref_maxpool3d_grad(x, dy, kernel, stride, pads)
+
+
+def ref_maxpool3d_grad(x, dy, kernel, stride, pads):
+    """Gradient of a max pool padded with -inf by `pads`: each output's gradient goes to the FIRST maximum of
+    its window in (t, h, w) order (np.argmax's first occurrence), the element TensorFlow, PyTorch and oneDNN
+    pick."""
+    out_sizes = dy.shape[2:]
+    xp = _pad_explicit(x, pads, -np.inf)
+    pads = [before for before, _ in pads]
     dx = np.zeros(xp.shape, np.float64)
     for (t, h, w), win in _windows(xp, kernel, stride, out_sizes):
         flat = win.reshape(*win.shape[:2], -1).argmax(axis=2)
@@ -190,7 +226,37 @@ def test_unit3d_parameter_names():
 
 
 # --------------------------------------------------------------------------------------------------------
-# MaxPool3dSame
+# conv3d with explicit padding (PyTorch's Conv3d(padding=p); tests/test_cpu_kernels.py compares the C++ kernel
+# with MindSpore's pad_mode='pad' on more shapes)
+# --------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kernel, stride, padding", [(3, 1, 1), (3, 2, 1), ((3, 7, 7), (1, 2, 2), (1, 3, 3)),
+                                                     (3, 2, ((0, 1), (2, 0), (1, 1)))])
+def test_conv3d_explicit_padding_matches_reference(kernel, stride, padding):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 2, 5, 8, 9)).astype(np.float32)
+    conv = conv3d(2, 3, kernel, stride, padding=padding, has_bias=True)
+    assert isinstance(conv, Conv3dCpu)
+    assert {p.name for p in conv.get_parameters()} == {"weight", "bias"}
+    weight = rng.standard_normal(tuple(conv.weight.shape)).astype(np.float32)
+    bias = rng.standard_normal(3).astype(np.float32)
+    conv.weight.set_data(ms.Tensor(weight))
+    conv.bias.set_data(ms.Tensor(bias))
+    strides = stride if isinstance(stride, tuple) else (stride,) * 3
+    expected = ref_conv3d(x, weight, strides, parse_padding(padding), bias)
+    got = _run(conv, x)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_conv3d_input_smaller_than_kernel_is_one_clear_error():
+    conv = conv3d(1, 1, 7, 1, padding=1)
+    with pytest.raises(ValueError, match=r"needs a larger input than \(4, 9, 9\)"):
+        _run(conv, np.zeros((1, 1, 4, 9, 9), np.float32))
+
+
+# --------------------------------------------------------------------------------------------------------
+# MaxPool3d with TF SAME padding
 # --------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("spatial", [(5, 7, 6), (4, 8, 8), (3, 5, 9)])
@@ -200,7 +266,7 @@ def test_maxpool3d_same_matches_reference_with_negative_inputs(spatial, kernel, 
     rng = np.random.default_rng(3)
     # strictly negative: a zero-padded pool would return 0 at every border window
     x = -rng.uniform(0.5, 5.0, size=(2, 3, *spatial)).astype(np.float32)
-    pool = MaxPool3dSame(kernel, stride)
+    pool = MaxPool3d(kernel, stride)
     got = _run(pool, x)
     expected = ref_maxpool3d_same(x, kernel, stride)
     assert got.shape == expected.shape
@@ -225,8 +291,9 @@ def _relu_like_with_ties(rng, shape):
     return x.astype(np.float32)
 
 
-def test_maxpool3d_same_uses_the_cpu_gradient_kernel_on_cpu():
-    assert isinstance(max_pool3d_same(3, 1), _MaxPool3dSameCpuGrad)
+def test_maxpool3d_uses_the_cpu_gradient_kernel_on_cpu():
+    assert isinstance(max_pool3d(3, 1), _MaxPool3dCpuGrad)
+    assert isinstance(max_pool3d(3, 2, padding=1), _MaxPool3dCpuGrad)
 
 
 @pytest.mark.parametrize("spatial", [(5, 7, 6), (4, 8, 8)])
@@ -239,13 +306,95 @@ def test_maxpool3d_same_gradient_routes_to_first_maximum(spatial, kernel, stride
     x = _relu_like_with_ties(rng, (2, 3, *spatial))
     out_shape = (2, 3, *(tf_same_output_size(n, s) for n, s in zip(spatial, stride)))
     dy = rng.standard_normal(out_shape).astype(np.float32)
-    fast = _InputGrad(max_pool3d_same(kernel, stride))
-    native = _InputGrad(MaxPool3dSame(kernel, stride))
+    fast = _InputGrad(max_pool3d(kernel, stride))
+    native = _InputGrad(MaxPool3d(kernel, stride))
     got = fast(ms.Tensor(x), ms.Tensor(dy)).asnumpy()
     expected = ref_maxpool3d_same_grad(x, dy, kernel, stride)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(got, native(ms.Tensor(x), ms.Tensor(dy)).asnumpy())
     assert np.abs(got).sum() > 0
+
+
+# --------------------------------------------------------------------------------------------------------
+# max pool with explicit padding (PyTorch's MaxPool3d(padding=p): 3D-ResNet's stem pool is 3, stride 2, pad 1)
+# --------------------------------------------------------------------------------------------------------
+
+EXPLICIT_POOLS = [((3, 3, 3), (2, 2, 2), 1), ((3, 3, 3), (1, 1, 1), 1), ((1, 3, 3), (1, 2, 2), (0, 1, 1)),
+                  ((3, 3, 3), (2, 2, 2), ((0, 1), (1, 1), (1, 0))), ((2, 2, 2), (2, 2, 2), 0)]
+
+
+@pytest.mark.parametrize("spatial", [(5, 7, 6), (4, 8, 8)])
+@pytest.mark.parametrize("kernel, stride, padding", EXPLICIT_POOLS)
+def test_maxpool3d_explicit_padding_matches_pytorch_semantics(spatial, kernel, stride, padding):
+    """Forward against the -inf padded, floor-sized numpy reference on strictly negative inputs (a zero
+    padding would win at the borders), and the C++ gradient against the reference and against MindSpore's
+    own MaxPool3DGrad on inputs full of ties."""
+    rng = np.random.default_rng(11)
+    pads = parse_padding(padding)
+    x = -rng.uniform(0.5, 5.0, size=(2, 3, *spatial)).astype(np.float32)
+    expected = ref_maxpool3d_explicit(x, kernel, stride, pads)
+    got = _run(max_pool3d(kernel, stride, padding), x)
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(_run(MaxPool3d(kernel, stride, padding), x), expected)
+
+    x = _relu_like_with_ties(rng, (2, 3, *spatial))
+    dy = rng.standard_normal(expected.shape).astype(np.float32)
+    fast = _InputGrad(max_pool3d(kernel, stride, padding))(ms.Tensor(x), ms.Tensor(dy)).asnumpy()
+    native = _InputGrad(MaxPool3d(kernel, stride, padding))(ms.Tensor(x), ms.Tensor(dy)).asnumpy()
+    np.testing.assert_allclose(fast, ref_maxpool3d_grad(x, dy, kernel, stride, pads), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(fast, native)
+
+
+def test_stem_pool_is_symmetric_not_mindspore_same():
+    """kenshohara's MaxPool3d(3, stride 2, padding 1) at 3D-ResNet's stem (an even map): MindSpore's
+    pad_mode='same' (the ModelZoo port's choice) pads 0 before and 1 after, which is another function."""
+    rng = np.random.default_rng(12)
+    x = -rng.uniform(0.5, 5.0, size=(1, 2, 8, 56, 56)).astype(np.float32)
+    expected = ref_maxpool3d_explicit(x, (3, 3, 3), (2, 2, 2), [(1, 1)] * 3)
+    np.testing.assert_array_equal(_run(max_pool3d(3, 2, padding=1), x), expected)
+    same = _run(MaxPool3d(3, 2, "same"), x)
+    assert same.shape == expected.shape and not np.array_equal(same, expected)
+
+
+@pytest.mark.parametrize("padding, message", [
+    (2, "more than half the kernel"), (((0, 2), (1, 1), (1, 1)), "more than half the kernel"),
+    (-1, "non-negative ints"), ("valid", "padding must be 'same'"), ((1, 1), "one value or pair per axis"),
+    (1.5, "non-negative ints")])
+def test_bad_padding_is_one_clear_error(padding, message):
+    with pytest.raises(ValueError, match=message):
+        MaxPool3d(3, 2, padding)
+
+
+class _ExplicitlyPadded(nn.Cell):
+    """3D-ResNet's stem with conv1_t_size 3 (uneven pads), a block convolution and the stem pool."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv3d(2, 4, (3, 7, 7), (1, 2, 2), padding=(1, 3, 3))
+        self.pool = max_pool3d(3, 2, padding=1)
+        self.block = conv3d(4, 3, 3, 1, padding=1, has_bias=True)
+
+    def construct(self, x):
+        return self.block(self.pool(self.stem(x))).mean(axis=(2, 3, 4))
+
+
+@pytest.mark.parametrize("file_format", ["ONNX", "MINDIR"])
+@pytest.mark.parametrize("kernels", ["1", "0"])
+def test_explicit_padding_exports_verified(file_format, kernels, tmp_path, monkeypatch):
+    """MindSpore's ONNX exporter writes uneven Conv3D pads in the wrong order and MaxPool3D's pad mode as
+    SAME_UPPER; the export form (use_cpu_kernels(net, False)) writes them out, so the exported file computes
+    what the network computes (export_model checks it). Kernels on (C++ convolutions) and off (export.py)."""
+    from src.deploy.export import export_model
+    from src.models import cpu_kernels
+    monkeypatch.setenv("I3D_CPU_KERNELS", kernels)
+    cpu_kernels.forget_built_ops()
+    try:
+        net = _ExplicitlyPadded()
+        assert isinstance(net.stem, Conv3dCpu) == (kernels == "1")
+        export_model(net, str(tmp_path / "net"), file_format, (2, 2, 6, 16, 16))
+    finally:
+        cpu_kernels.forget_built_ops()
 
 
 # --------------------------------------------------------------------------------------------------------

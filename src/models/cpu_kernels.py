@@ -1,16 +1,24 @@
 """C++ kernels for MindSpore's CPU backend, compiled on first use and run as "aot" Custom ops.
 
-Two kernels (benchmarks/NOTES.md has the measurements that motivate them):
-- `conv3d_same_onednn.cc`: the 3-D convolution (forward and both gradients) through MindSpore's own oneDNN,
+Two kernels (benchmarks/NOTES.md has the measurements that motivate them), both for TensorFlow SAME and
+explicit padding (src/models/padding.py):
+- `conv3d_onednn.cc`: the 3-D convolution (forward and both gradients) through MindSpore's own oneDNN,
   with the weights in the layout oneDNN prefers, so that its AVX-512 kernels run (2.3-2.5x faster than
   MindSpore's Conv3D, which has to run capped at AVX2);
-- `max_pool3d_same_grad.cc`: the max-pool gradient (6-9x faster than MindSpore's MaxPool3DGrad).
+- `max_pool3d_grad.cc`: the max-pool gradient (6-9x faster than MindSpore's MaxPool3DGrad).
 
 The oneDNN ISA is one setting per process, read when oneDNN creates its first primitive. `import src` caps
 it at AVX2, which MindSpore's own Conv3D needs on AVX-512 CPUs (it otherwise runs oneDNN's reference
-kernel, ~100x slower). The first C++ convolution built in a process lifts that cap again, since from then on
-the network's convolutions are ours; running MindSpore's own Conv3D afterwards in the same process (a MINDIR
-model, a network built with the kernels off) is refused with a clear error (`require_capped_onednn`).
+kernel, ~100x slower). Which ISA a process gets is decided here, once:
+- by default the first C++ convolution built lifts that cap again, since from then on the network's
+  convolutions are ours (AVX-512);
+- a process that will also run MindSpore's own Conv3D (a MINDIR model beside checkpoint networks in one
+  joint evaluation, an export verified in the process that trained) calls `plan_mindspore_convolutions`
+  before it builds any network: the cap stays, the C++ convolutions run on oneDNN's AVX2 kernels and
+  MindSpore's Conv3D stays fast;
+- MindSpore's own Conv3D in a process already uncapped (a MINDIR model, a network built with the kernels
+  off, after a C++ convolution and without that plan) is refused with a clear error (`require_capped_onednn`)
+  instead of running ~100x slower.
 
 Each kernel is a source file in `src/models/kernels/`. It is compiled once per machine with the system's
 g++ into a cache folder (`$I3D_KERNEL_CACHE`, default `~/.cache/i3d-mindspore/kernels`) under a name that
@@ -37,7 +45,7 @@ from mindspore import ops
 
 from src.fileio import atomic_output
 
-from .same_padding import tf_same_output_size
+from .padding import kernel_pads, output_shape, parse_padding
 
 KERNEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels")
 # -march=native: the library is built on, and cached for, the machine that runs it.
@@ -68,7 +76,8 @@ def onednn_link_flags():
     return ("-I" + include, "-L" + MINDSPORE_LIB, "-l:libdnnl.so.3", "-Wl,-rpath," + MINDSPORE_LIB)
 
 
-LINK_FLAGS = {"conv3d_same_onednn.cc": onednn_link_flags}
+CONVOLUTION_SOURCE = "conv3d_onednn.cc"
+LINK_FLAGS = {CONVOLUTION_SOURCE: onednn_link_flags}
 
 
 def build_kernel(source_name):
@@ -128,7 +137,7 @@ def cpu_custom_op(source_name, function, reason_for_fallback):
 
 def forget_built_ops():
     """Forget the ops and libraries looked up so far (after changing I3D_CPU_KERNELS or the cache folder)."""
-    for cached in (kernel_library, cpu_custom_op, conv3d_same_ops):
+    for cached in (kernel_library, cpu_custom_op, conv3d_ops):
         cached.cache_clear()
 
 
@@ -152,25 +161,43 @@ def onednn_isa_name(isa=None):
     return "AVX2 or lower" if isa <= DNNL_CPU_ISA_AVX2 else f"above AVX2 (dnnl_cpu_isa_t {isa:#x})"
 
 
+# Why this process runs MindSpore's own Conv3D, once that is known (`require_capped_onednn` passed): from
+# then on the cap stays, also in the environment that processes started from this one inherit.
+_mindspore_convolutions_run_for = None
+
+
 def lift_isa_cap_for_kernels():
-    """Called when the first C++ convolution is built: remove the AVX2 cap that `import src` set (never a
-    user's own setting), then fix oneDNN's ISA. When oneDNN had already started capped, our convolutions
-    still run, with its AVX2 kernels."""
+    """Called when the first C++ convolution is built: unless this process runs MindSpore's own Conv3D too
+    (`plan_mindspore_convolutions`), remove the AVX2 cap that `import src` set (never a user's own setting),
+    then fix oneDNN's ISA. When oneDNN had already started capped, our convolutions still run, with its AVX2
+    kernels."""
     import src
-    if src.onednn_cap_is_ours():
+    if _mindspore_convolutions_run_for is None and src.onednn_cap_is_ours():
         os.environ.pop(ISA_VARIABLE)
         os.environ.pop(src.ONEDNN_CAP_MARKER)
     effective_onednn_isa()
 
 
+def plan_mindspore_convolutions(reason):
+    """Call before any network is built, in a process that will run MindSpore's own Conv3D as well (`reason`:
+    e.g. "the MINDIR model m.mindir of this joint evaluation"): oneDNN's ISA is fixed at the AVX2 cap now, so
+    the C++ convolutions built afterwards run on oneDNN's AVX2 kernels and MindSpore's Conv3D runs on its
+    fast ones. Raises the error of `require_capped_onednn` when oneDNN runs above AVX2 already (a C++
+    convolution was built earlier in this process)."""
+    require_capped_onednn(reason)
+
+
 def require_capped_onednn(what):
     """Before MindSpore's own Conv3D runs on CPU (`what`: a MINDIR model, a network built without the C++
     convolution): make sure oneDNN is capped at AVX2, since above it that Conv3D runs oneDNN's reference
-    kernel (~100x slower)."""
+    kernel (~100x slower). Fixes oneDNN's ISA if nothing did before, and keeps the cap from then on."""
+    global _mindspore_convolutions_run_for
     if ms.get_context("device_target") != "CPU" or platform.machine().lower() not in ("x86_64", "amd64"):
         return
     isa = effective_onednn_isa()
     if isa <= DNNL_CPU_ISA_AVX2:
+        if _mindspore_convolutions_run_for is None:
+            _mindspore_convolutions_run_for = what
         return
     message = (f"{what} runs MindSpore's own Conv3D, which on this CPU needs oneDNN capped at AVX2, but oneDNN "
                f"in this process already runs {onednn_isa_name(isa)}")
@@ -178,8 +205,9 @@ def require_capped_onednn(what):
         warnings.warn(f"{message} (ONEDNN_MAX_CPU_ISA={os.environ[ISA_VARIABLE]} was set by you): expect it "
                       "to be ~100x slower", stacklevel=2)
         return
-    raise RuntimeError(f"{message}, for the C++ convolutions of a network built earlier. Run it in a separate "
-                       "process, or set I3D_CPU_KERNELS=0 for the whole process.")
+    raise RuntimeError(f"{message}, for the C++ convolutions of a network built earlier. Call "
+                       "src.models.cpu_kernels.plan_mindspore_convolutions before building any network, run it in "
+                       "a separate process, or set I3D_CPU_KERNELS=0 for the whole process.")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -195,43 +223,58 @@ def _second(x, w, *rest):
     return w
 
 
-def _same_output_shape(x_shape, w_shape, stride):
-    return [x_shape[0], w_shape[0], *(tf_same_output_size(x_shape[2 + a], stride[a]) for a in range(3))]
+def conv3d_output_shape(x_shape, w_shape, stride, padding):
+    """(N, O, OD, OH, OW) of the convolution of x (N, C, D, H, W) by w (O, C, KD, KH, KW); a clear error when
+    the padded input is smaller than the kernel."""
+    sizes = output_shape(padding, x_shape[2:], w_shape[2:], stride)
+    if min(sizes) < 1:
+        raise ValueError(f"a 3-D convolution with kernel {tuple(w_shape[2:])}, stride {tuple(stride)} and padding "
+                         f"{padding!r} needs a larger input than {tuple(x_shape[2:])} (T, H, W)")
+    return [x_shape[0], w_shape[0], *sizes]
+
+
+def convolution_geometry(stride, padding):
+    """The kernels' geometry argument: stride, pad before, pad after (d, h, w); pads of -1 where SAME."""
+    return [*stride, *kernel_pads(padding)]
 
 
 @functools.lru_cache(maxsize=None)
-def conv3d_same_ops(stride):
-    """(forward op with its gradient, ) for one stride, or None where the C++ convolution is unavailable.
+def conv3d_ops(stride, padding):
+    """The forward op (with its gradient) of the C++ convolution for one stride and parsed padding
+    (src/models/padding.py), or None where it is unavailable.
 
-    forward(x, w, stride_tensor) -> y; its bprop calls the backward-data and backward-weights kernels.
+    forward(x, w, geometry) -> y, geometry being `convolution_geometry(stride, padding)` as an int64 tensor;
+    its bprop calls the backward-data and backward-weights kernels.
     """
     if not kernels_enabled():
         return None
-    library = kernel_library("conv3d_same_onednn.cc", "convolutions use MindSpore's Conv3D (capped at AVX2)")
+    library = kernel_library(CONVOLUTION_SOURCE, "convolutions use MindSpore's Conv3D (capped at AVX2)")
     if library is None:
         return None
     lift_isa_cap_for_kernels()
-    like_x = ops.Custom(f"{library}:Conv3dSameBackwardData", out_shape=_first, out_dtype=_first, func_type="aot")
-    like_w = ops.Custom(f"{library}:Conv3dSameBackwardWeights", out_shape=_second, out_dtype=_second,
-                        func_type="aot")
+    like_x = ops.Custom(f"{library}:Conv3dBackwardData", out_shape=_first, out_dtype=_first, func_type="aot")
+    like_w = ops.Custom(f"{library}:Conv3dBackwardWeights", out_shape=_second, out_dtype=_second, func_type="aot")
 
-    def bprop(x, w, s, out, dout):
-        return like_x(x, w, dout, s), like_w(x, w, dout, s), ops.zeros_like(s)
+    def bprop(x, w, g, out, dout):
+        return like_x(x, w, dout, g), like_w(x, w, dout, g), ops.zeros_like(g)
 
-    def output_shape(x, w, s):
-        return _same_output_shape(x, w, stride)
+    def infer_shape(x, w, g):
+        return conv3d_output_shape(x, w, stride, padding)
 
-    return ops.Custom(f"{library}:Conv3dSameForward", out_shape=output_shape, out_dtype=_first, func_type="aot",
+    return ops.Custom(f"{library}:Conv3dForward", out_shape=infer_shape, out_dtype=_first, func_type="aot",
                       bprop=bprop)
 
 
-def conv3d_implementation(pass_index, src_shape, weight_shape, stride):
-    """The oneDNN implementation our convolution uses for a problem (for benchmarks and tests)."""
-    library = ctypes.CDLL(build_kernel("conv3d_same_onednn.cc"))
+def conv3d_implementation(pass_index, src_shape, weight_shape, stride, padding="same"):
+    """The oneDNN implementation our convolution uses for a problem (for benchmarks and tests); `padding` as
+    the layers take it."""
+    library = ctypes.CDLL(build_kernel(CONVOLUTION_SOURCE))
     out = ctypes.create_string_buffer(256)
-    arrays = [np.ascontiguousarray(v, np.int64) for v in (src_shape, weight_shape, stride)]
+    geometry = convolution_geometry(stride, parse_padding(padding))
+    arrays = [np.ascontiguousarray(v, np.int64) for v in (src_shape, weight_shape, geometry)]
     pointers = [a.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)) for a in arrays]
-    status = library.Conv3dSameImplementation(pass_index, *pointers, out, 256)
+    status = library.Conv3dImplementation(pass_index, *pointers, out, 256)
     if status != 0:
-        raise RuntimeError(f"oneDNN could not create the convolution {src_shape} * {weight_shape} (status {status})")
+        raise RuntimeError(f"oneDNN could not create the convolution {src_shape} * {weight_shape} with stride "
+                           f"{stride} and padding {padding!r} (status {status})")
     return out.value.decode()

@@ -7,7 +7,7 @@ mapping foreign checkpoints (src/weights/naming.py) read the same table.
 """
 from mindspore import nn, ops
 
-from .layers import ClampedAvgPool3d, CountedDropout, Unit3D, max_pool3d_same
+from .layers import ClampedAvgPool3d, CountedDropout, Unit3D, max_pool3d
 from .registry import register_model
 
 # The branches of an Inception block, in concatenation order: 1x1 | 1x1 -> 3x3 | 1x1 -> 3x3 | pool -> 1x1.
@@ -49,7 +49,7 @@ class InceptionBlock(nn.Cell):
         self.branch_1b = Unit3D(w1a, w1b, 3, **bn_args)
         self.branch_2a = Unit3D(in_channels, w2a, 1, **bn_args)
         self.branch_2b = Unit3D(w2a, w2b, 3, **bn_args)
-        self.branch_3a = max_pool3d_same(3, 1)
+        self.branch_3a = max_pool3d(3, 1)
         self.branch_3b = Unit3D(in_channels, w3b, 1, **bn_args)
         self.out_channels = w0 + w1b + w2b + w3b
 
@@ -83,7 +83,7 @@ class I3D(nn.Cell):
                 layer = Unit3D(channels, out_channels, kernel, stride, **bn_args)
                 channels = out_channels
             elif kind == "pool":
-                layer = max_pool3d_same(*spec)
+                layer = max_pool3d(*spec)
             else:
                 layer = InceptionBlock(channels, spec, **bn_args)
                 channels = layer.out_channels

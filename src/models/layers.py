@@ -1,60 +1,114 @@
-"""Building blocks shared by the 3-D backbones: TF-SAME padding, Unit3D, max pool, the clamped head pool,
-and a dropout whose random stream is saved with the checkpoint."""
+"""Building blocks shared by the 3-D backbones: the one 3-D convolution and the one max pool (TensorFlow SAME or
+explicit padding, on CPU the C++ kernels), Unit3D, the clamped head pool, and a dropout whose random stream is
+saved with the checkpoint."""
 import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from .cpu_kernels import conv3d_same_ops, cpu_custom_op, require_capped_onednn
-from .same_padding import tf_same_output_size, tf_same_padding  # noqa: F401  (part of this module's API)
+from .cpu_kernels import conv3d_ops, convolution_geometry, cpu_custom_op, require_capped_onednn
+from .padding import SAME, kernel_pads, mindspore_pads, output_shape, parse_padding, triple
+from .padding import tf_same_output_size, tf_same_padding  # noqa: F401  (part of this module's API)
 
 
-def _triple(value):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * 3
+def _mindspore_conv_padding(padding):
+    """nn.Conv3d's arguments for a parsed padding: SAME exports to ONNX as auto_pad=SAME_UPPER."""
+    if padding == SAME:
+        return {"pad_mode": "same"}
+    if not any(mindspore_pads(padding)):
+        return {"pad_mode": "valid"}
+    return {"pad_mode": "pad", "padding": mindspore_pads(padding)}
 
 
-class Conv3dSameCpu(nn.Conv3d):
-    """nn.Conv3d with TF SAME padding (same parameters, names and initialisation) computed by the C++
-    oneDNN kernel `kernels/conv3d_same_onednn.cc`, which lets oneDNN use its AVX-512 kernels.
+def pad_constant(x, pads, value):
+    """x (N, C, T, H, W) padded with `value` by `pads` ((before, after) per axis), written as concatenations
+    with constant blocks: the one constant padding that MindSpore exports to ONNX (its Pad takes no value and
+    PadV3 does not export)."""
+    for axis, (before, after) in zip((2, 3, 4), pads):
+        parts = [x]
+        if before:
+            shape = list(x.shape)
+            shape[axis] = before
+            parts.insert(0, ops.fill(x.dtype, tuple(shape), value))
+        if after:
+            shape = list(x.shape)
+            shape[axis] = after
+            parts.append(ops.fill(x.dtype, tuple(shape), value))
+        if len(parts) > 1:
+            x = ops.concat(parts, axis)
+    return x
 
-    `use_kernel = False` makes it the plain nn.Conv3d again, e.g. while a network is exported (a MINDIR or
-    ONNX file must hold MindSpore's own Conv3D, not a library on this machine).
+
+class Conv3d(nn.Conv3d):
+    """nn.Conv3d with TF SAME or explicit padding (same parameters, names and initialisation), run by
+    MindSpore's Conv3D.
+
+    `exporting` (set by `use_cpu_kernels(net, False)` while a file is written): an explicit padding that is not
+    the same on all six sides becomes a zero padding and a VALID convolution, because MindSpore's ONNX exporter
+    writes Conv3D's pads in MindSpore's order (head, tail, top, bottom, left, right) where ONNX wants all the
+    begins, then all the ends.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride, has_bias, forward_op):
-        super().__init__(in_channels, out_channels, kernel_size, stride=stride, pad_mode="same",
-                         has_bias=has_bias)
-        self.forward_op = forward_op
-        self.stride_values = ms.Tensor(np.array(stride, np.int64))
-        self.use_kernel = True
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, has_bias):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, has_bias=has_bias,
+                         **_mindspore_conv_padding(padding))
+        self.exporting = False
+        uneven = padding != SAME and len(set(mindspore_pads(padding))) > 1
+        self.export_pads = padding if uneven else None
+        if uneven:
+            self.valid_conv3d = ops.Conv3D(out_channels, self.kernel_size, mode=1, pad_mode="valid",
+                                           stride=self.stride)
 
     def construct(self, x):
-        if not self.use_kernel:
-            return super().construct(x)
+        if self.exporting and self.export_pads is not None:
+            y = self.valid_conv3d(pad_constant(x, self.export_pads, 0.0), self.weight)
+            return self.bias_add(y, self.bias) if self.has_bias else y
+        return nn.Conv3d.construct(self, x)  # named: graph mode resolves super() from the instance's class
+
+
+class Conv3dCpu(Conv3d):
+    """Conv3d computed by the C++ oneDNN kernel `kernels/conv3d_onednn.cc`, which lets oneDNN use its AVX-512
+    kernels; while `exporting`, MindSpore's Conv3D again (a MINDIR or ONNX file must hold MindSpore's own
+    operators, not a library on this machine)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, has_bias, forward_op):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, has_bias)
+        self.forward_op = forward_op
+        self.geometry = ms.Tensor(np.array(convolution_geometry(stride, padding), np.int64))
+
+    def construct(self, x):
+        if self.exporting:
+            return Conv3d.construct(self, x)
         # The kernel computes in float32; under AMP (pointless on CPU, but allowed) it casts around it.
-        y = self.forward_op(x.astype(ms.float32), self.weight.astype(ms.float32), self.stride_values)
+        y = self.forward_op(x.astype(ms.float32), self.weight.astype(ms.float32), self.geometry)
         if self.has_bias:
             y = y + self.bias.astype(ms.float32).reshape(1, -1, 1, 1, 1)
         return y.astype(x.dtype)
 
 
-def conv3d_same(in_channels, out_channels, kernel_size, stride, has_bias=False):
-    """The SAME 3-D convolution for the current device: on CPU the C++ oneDNN kernel when it can be built,
-    else MindSpore's Conv3D (which on CPU needs oneDNN capped at AVX2: checked here)."""
-    kernel_size, stride = _triple(kernel_size), _triple(stride)
-    conv_ops = conv3d_same_ops(stride)
+def conv3d(in_channels, out_channels, kernel_size, stride=1, padding=SAME, has_bias=False):
+    """The 3-D convolution of every backbone, for the current device.
+
+    `padding`: "same" (TensorFlow SAME: I3D), or explicit as PyTorch's Conv3d(padding=p) takes it: an int, a
+    triple (d, h, w), or three (before, after) pairs. The cell's parameters are nn.Conv3d's (`weight`, `bias`),
+    whichever implementation runs: on CPU the C++ oneDNN kernel when it can be built, else MindSpore's Conv3D
+    (which on CPU needs oneDNN capped at AVX2: checked here).
+    """
+    kernel_size, stride, padding = triple(kernel_size), triple(stride), parse_padding(padding)
+    conv_ops = conv3d_ops(stride, padding)
     if conv_ops is not None:
-        return Conv3dSameCpu(in_channels, out_channels, kernel_size, stride, has_bias, conv_ops)
+        return Conv3dCpu(in_channels, out_channels, kernel_size, stride, padding, has_bias, conv_ops)
     require_capped_onednn("a network built without the C++ convolution")
-    return nn.Conv3d(in_channels, out_channels, kernel_size, stride=stride, pad_mode="same", has_bias=has_bias)
+    return Conv3d(in_channels, out_channels, kernel_size, stride, padding, has_bias)
 
 
 def use_cpu_kernels(net, enabled):
-    """Switch every C++ convolution in `net` to MindSpore's Conv3D (False) or back (True); returns how many
-    there are. For export: the file must hold MindSpore's operators."""
-    convs = [cell for _, cell in net.cells_and_names() if isinstance(cell, Conv3dSameCpu)]
-    for cell in convs:
-        cell.use_kernel = enabled
-    return len(convs)
+    """False: put every convolution and max pool of `net` in the form to export (MindSpore's own operators, with
+    the explicit paddings its exporters get wrong written out; see Conv3d and MaxPool3d); True: back to how
+    they were built. Returns how many C++ convolutions there are."""
+    cells = [cell for _, cell in net.cells_and_names() if isinstance(cell, (Conv3d, MaxPool3d))]
+    for cell in cells:
+        cell.exporting = not enabled
+    return sum(isinstance(cell, Conv3dCpu) for cell in cells)
 
 
 class Unit3D(nn.Cell):
@@ -71,9 +125,8 @@ class Unit3D(nn.Cell):
     def __init__(self, in_channels, out_channels, kernel_size=1, stride=1, use_bn=True, activation=True,
                  use_bias=False, bn_eps=1e-3, bn_momentum=0.99):
         super().__init__()
-        # pad_mode='same' is TensorFlow's SAME (see tf_same_padding; tests/test_layers.py checks it on odd
-        # and even sizes), and exports to ONNX as auto_pad=SAME_UPPER.
-        self.conv = conv3d_same(in_channels, out_channels, kernel_size, stride, has_bias=use_bias)
+        # TensorFlow's SAME (see tf_same_padding; tests/test_layers.py checks it on odd and even sizes).
+        self.conv = conv3d(in_channels, out_channels, kernel_size, stride, padding=SAME, has_bias=use_bias)
         self.bn = nn.BatchNorm2d(out_channels, eps=bn_eps, momentum=bn_momentum) if use_bn else None
         self.relu = nn.ReLU() if activation else None
 
@@ -87,44 +140,68 @@ class Unit3D(nn.Cell):
         return x
 
 
-class MaxPool3dSame(nn.Cell):
-    """3-D max pool with TensorFlow SAME padding (padded positions never win, as in TF)."""
+class MaxPool3d(nn.Cell):
+    """3-D max pool with TensorFlow SAME or explicit padding (as PyTorch's MaxPool3d(padding=p): at most half
+    the kernel). Padded positions never win: TF SAME and PyTorch pad with -inf, and so does MindSpore's
+    MaxPool3D in both modes. Output floor((L + before + after - kernel) / stride) + 1, ceil(L / stride) for SAME.
 
-    def __init__(self, kernel_size, stride):
+    `exporting` (see `use_cpu_kernels`): an explicit padding becomes a -inf padding and a VALID pool, because
+    MindSpore's ONNX exporter writes MaxPool3D's pad mode as auto_pad=SAME_UPPER.
+    """
+
+    def __init__(self, kernel_size, stride, padding=SAME):
         super().__init__()
-        self.stride = _triple(stride)
-        self.pool = ops.MaxPool3D(kernel_size=_triple(kernel_size), strides=self.stride, pad_mode="same")
+        self.kernel_size, self.stride, self.padding = triple(kernel_size), triple(stride), parse_padding(padding)
+        self.exporting = False
+        self.export_pads = None
+        if self.padding == SAME:
+            pad_args = {"pad_mode": "same"}
+        elif not any(mindspore_pads(self.padding)):
+            pad_args = {"pad_mode": "valid"}
+        else:
+            if any(2 * pad > kernel for pair, kernel in zip(self.padding, self.kernel_size) for pad in pair):
+                raise ValueError(f"max pool padding {padding!r} is more than half the kernel {self.kernel_size}: "
+                                 "some windows would hold padding only")
+            pad_args = {"pad_mode": "pad", "pad_list": mindspore_pads(self.padding)}
+            self.export_pads = self.padding
+            self.valid_pool = ops.MaxPool3D(kernel_size=self.kernel_size, strides=self.stride, pad_mode="valid")
+        self.pool = ops.MaxPool3D(kernel_size=self.kernel_size, strides=self.stride, **pad_args)
 
     def construct(self, x):
         _, c, t, h, w = x.shape
+        if self.exporting and self.export_pads is not None:
+            y = self.valid_pool(pad_constant(x, self.export_pads, float("-inf")))
+        else:
+            y = self.pool(x)
         # MaxPool3D's shape inference forgets every dimension when the batch is dynamic (MINDIR export with
-        # shape [None, ...]); restating the known TF-SAME output shape keeps T, H, W static for the head.
-        return self.pool(x).reshape(-1, c, tf_same_output_size(t, self.stride[0]),
-                                    tf_same_output_size(h, self.stride[1]), tf_same_output_size(w, self.stride[2]))
+        # shape [None, ...]); restating the known output shape keeps T, H, W static for the head.
+        sizes = output_shape(self.padding, (t, h, w), self.kernel_size, self.stride)
+        return y.reshape(-1, c, sizes[0], sizes[1], sizes[2])
 
 
-class _MaxPool3dSameCpuGrad(MaxPool3dSame):
-    """MaxPool3dSame whose gradient is the C++ kernel `kernels/max_pool3d_same_grad.cc`: same values as
-    MaxPool3DGrad, 6-9x faster on CPU (MindSpore's reruns the pool in a slow oneDNN implementation)."""
+class _MaxPool3dCpuGrad(MaxPool3d):
+    """MaxPool3d whose gradient is the C++ kernel `kernels/max_pool3d_grad.cc`: same values as MaxPool3DGrad,
+    6-9x faster on CPU (MindSpore's reruns the pool in a slow oneDNN implementation)."""
 
-    def __init__(self, kernel_size, stride, grad_op):
-        super().__init__(kernel_size, stride)
+    def __init__(self, kernel_size, stride, padding, grad_op):
+        super().__init__(kernel_size, stride, padding)
         self.grad_op = grad_op
-        self.window = ms.Tensor(np.array(_triple(kernel_size) + self.stride, np.int64))
+        self.geometry = ms.Tensor(np.array([*self.kernel_size, *self.stride, *kernel_pads(self.padding)], np.int64))
 
     def bprop(self, x, out, dout):
         # The kernel works in float32; under AMP O2/O3 the pool sees float16.
-        dx = self.grad_op(x.astype(ms.float32), dout.astype(ms.float32), self.window)
+        dx = self.grad_op(x.astype(ms.float32), dout.astype(ms.float32), self.geometry)
         return (dx.astype(x.dtype),)
 
 
-def max_pool3d_same(kernel_size, stride):
-    """The SAME max pool for the current device: on CPU with the C++ gradient when it can be built."""
-    grad_op = cpu_custom_op("max_pool3d_same_grad.cc", "MaxPool3dSameGrad",
+def max_pool3d(kernel_size, stride, padding=SAME):
+    """The 3-D max pool of every backbone (`padding` as `conv3d` takes it), for the current device: on CPU
+    with the C++ gradient when it can be built."""
+    grad_op = cpu_custom_op("max_pool3d_grad.cc", "MaxPool3dGrad",
                             "training falls back to MindSpore's slower MaxPool3DGrad")
     if grad_op is None:
-        return MaxPool3dSame(kernel_size, stride)
-    return _MaxPool3dSameCpuGrad(kernel_size, stride, grad_op)
+        return MaxPool3d(kernel_size, stride, padding)
+    return _MaxPool3dCpuGrad(kernel_size, stride, padding, grad_op)
 
 
 class ClampedAvgPool3d(nn.Cell):
@@ -138,7 +215,7 @@ class ClampedAvgPool3d(nn.Cell):
 
     def __init__(self, kernel_size):
         super().__init__()
-        self.kernel_size = _triple(kernel_size)
+        self.kernel_size = triple(kernel_size)
 
     def construct(self, x):
         _, c, t, h, w = x.shape

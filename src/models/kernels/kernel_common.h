@@ -11,7 +11,7 @@
 namespace i3d {
 
 // TensorFlow SAME along one axis: output ceil(size / stride); the odd padding element goes at the END
-// (the rule of src/models/same_padding.py).
+// (the rule of src/models/padding.py).
 inline void SamePadding(int64_t size, int64_t kernel, int64_t stride, int64_t *before, int64_t *after) {
   const int64_t total = size % stride == 0 ? std::max<int64_t>(kernel - stride, 0)
                                            : std::max<int64_t>(kernel - size % stride, 0);
@@ -19,7 +19,26 @@ inline void SamePadding(int64_t size, int64_t kernel, int64_t stride, int64_t *b
   *after = total - total / 2;
 }
 
-inline int64_t SameOutputSize(int64_t size, int64_t stride) { return (size + stride - 1) / stride; }
+// In a kernel's geometry a pad of -1 means TensorFlow SAME along that axis (its pads depend on the size).
+constexpr int64_t kSamePadding = -1;
+
+// The pads of one axis: the explicit ones as given, or SAME's for this size.
+inline void AxisPadding(int64_t size, int64_t kernel, int64_t stride, int64_t given_before, int64_t given_after,
+                        int64_t *before, int64_t *after) {
+  if (given_before == kSamePadding) {
+    SamePadding(size, kernel, stride, before, after);
+  } else {
+    *before = given_before;
+    *after = given_after;
+  }
+}
+
+// floor((size + before + after - kernel) / stride) + 1, as PyTorch's and oneDNN's; ceil(size / stride) for SAME.
+// Below 1 when the padded input is shorter than the kernel (the caller refuses that).
+inline int64_t OutputSize(int64_t size, int64_t kernel, int64_t stride, int64_t before, int64_t after) {
+  const int64_t span = size + before + after - kernel;
+  return span < 0 ? 0 : span / stride + 1;
+}
 
 // The threads this process may use (taskset and cgroup cpusets narrow it; hardware_concurrency does not).
 inline int UsableCpus() {

@@ -1,4 +1,5 @@
-// Gradient of a 3-D max pool with TensorFlow SAME padding, for MindSpore's CPU backend (an "aot" Custom op).
+// Gradient of a 3-D max pool with TensorFlow SAME or explicit padding, for MindSpore's CPU backend (an "aot"
+// Custom op).
 //
 // Why it exists: MindSpore 2.10's MaxPool3DGrad on CPU reruns the pool as a oneDNN forward_training
 // primitive to get its workspace, and oneDNN serves plain NCDHW tensors with its slow `simple_nchw`
@@ -6,8 +7,11 @@
 // every output again and routes the output gradient to the FIRST maximum in (t, h, w) order, which is
 // the element oneDNN's workspace records; the results are bit-identical (tests/test_layers.py).
 //
-// Inputs: x (N, C, T, H, W) float32, dy (N, C, To, Ho, Wo) float32, window int64[6] = kernel (t, h, w)
-// then stride (t, h, w). Output: dx, shaped like x. Padded positions never win (TF SAME pads with -inf).
+// Inputs: x (N, C, T, H, W) float32, dy (N, C, To, Ho, Wo) float32, geometry int64[12] = kernel (t, h, w),
+// stride (t, h, w), pad before (t, h, w), pad after (t, h, w), where a pad of -1 before and after means
+// TensorFlow SAME along that axis. Output: dx, shaped like x. Padded positions never win (TF SAME and
+// PyTorch's MaxPool3d pad with -inf); every window holds at least one input element (pads of at most half
+// the kernel, checked by the layer).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -62,24 +66,28 @@ void PlaneGrad(const Pool &p, const float *x, const float *dy, float *dx) {
 
 }  // namespace
 
-extern "C" int MaxPool3dSameGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
-                                 void *stream, void *extra) {
-  if (nparam != 4 || ndims[0] != 5 || ndims[1] != 5 || ndims[3] != 5) return 1;
+extern "C" int MaxPool3dGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                             void *stream, void *extra) {
+  if (nparam != 4 || ndims[0] != 5 || ndims[1] != 5 || ndims[2] != 1 || shapes[2][0] != 12 || ndims[3] != 5) return 1;
   for (int i : {0, 1, 3}) {
     if (std::string(dtypes[i]) != "float32") return 2;
   }
   const auto *x = static_cast<const float *>(params[0]);
   const auto *dy = static_cast<const float *>(params[1]);
-  const auto *window = static_cast<const int64_t *>(params[2]);
+  const auto *geometry = static_cast<const int64_t *>(params[2]);
   auto *dx = static_cast<float *>(params[3]);
   Pool p;
   for (int a = 0; a < 3; ++a) {
     p.size[a] = shapes[0][2 + a];
     p.out[a] = shapes[1][2 + a];
-    p.kernel[a] = window[a];
-    p.stride[a] = window[3 + a];
+    p.kernel[a] = geometry[a];
+    p.stride[a] = geometry[3 + a];
+    if (p.kernel[a] < 1 || p.stride[a] < 1) return 1;
     int64_t after;
-    i3d::SamePadding(p.size[a], p.kernel[a], p.stride[a], &p.pad[a], &after);
+    i3d::AxisPadding(p.size[a], p.kernel[a], p.stride[a], geometry[6 + a], geometry[9 + a], &p.pad[a], &after);
+    if (p.pad[a] < 0 || after < 0 || 2 * std::max(p.pad[a], after) > p.kernel[a] ||
+        p.out[a] != i3d::OutputSize(p.size[a], p.kernel[a], p.stride[a], p.pad[a], after))
+      return 1;
   }
   const int64_t planes = shapes[0][0] * shapes[0][1];
   if (planes == 0) return 0;

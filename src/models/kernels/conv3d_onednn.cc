@@ -1,5 +1,5 @@
-// 3-D convolution with TensorFlow SAME padding for MindSpore's CPU backend ("aot" Custom ops): forward,
-// gradient of the input, gradient of the weights. Each calls the oneDNN library that MindSpore itself
+// 3-D convolution with TensorFlow SAME or explicit padding for MindSpore's CPU backend ("aot" Custom ops):
+// forward, gradient of the input, gradient of the weights. Each calls the oneDNN library that MindSpore itself
 // loads (mindspore/lib/libdnnl.so.3), through its C API.
 //
 // Why it exists (benchmarks/NOTES.md): MindSpore 2.10 hands oneDNN its weights in the plain OIDHW layout.
@@ -9,10 +9,12 @@
 // as "any", so it picks its blocked layout and its AVX-512 brgemm kernels; the weights are reordered into
 // that layout on every call (they change at every training step), activations stay NCDHW.
 //
-// Inputs and outputs (all float32 except `stride`, int64[3]):
-//   Conv3dSameForward:        x (N,C,D,H,W), w (O,C,KD,KH,KW), stride  -> y (N,O,OD,OH,OW)
-//   Conv3dSameBackwardData:   x, w, dy, stride                          -> dx, shaped like x (x: shape only)
-//   Conv3dSameBackwardWeights: x, w, dy, stride                         -> dw, shaped like w (w: shape only)
+// Inputs and outputs (all float32 except `geometry`, int64[9]: stride (d, h, w), pad before (d, h, w), pad
+// after (d, h, w), where a pad of -1 before and after means TensorFlow SAME along that axis):
+//   Conv3dForward:         x (N,C,D,H,W), w (O,C,KD,KH,KW), geometry  -> y (N,O,OD,OH,OW)
+//   Conv3dBackwardData:    x, w, dy, geometry                          -> dx, shaped like x (x: shape only)
+//   Conv3dBackwardWeights: x, w, dy, geometry                          -> dw, shaped like w (w: shape only)
+// OD = floor((D + pad before + pad after - KD) / stride) + 1 (ceil(D / stride) for SAME), and so on.
 // Return codes: 0 success, 1 bad arguments, 2 a oneDNN call failed (its status is printed to stderr).
 #include <dnnl.h>
 #include <dnnl_threadpool.h>
@@ -84,23 +86,34 @@ struct Problem {
   Dims5 src, wei, dst;
   std::array<int64_t, 3> stride, pad_before, pad_after;
   bool operator<(const Problem &o) const {
-    return std::tie(pass, src, wei, dst, stride) < std::tie(o.pass, o.src, o.wei, o.dst, o.stride);
+    return std::tie(pass, src, wei, dst, stride, pad_before, pad_after) <
+           std::tie(o.pass, o.src, o.wei, o.dst, o.stride, o.pad_before, o.pad_after);
   }
 };
 
-// The convolution of input `src` (N,C,D,H,W) by weights `wei` (O,C,KD,KH,KW) with SAME padding.
-Problem MakeProblem(Pass pass, const int64_t *src, const int64_t *wei, const int64_t *stride) {
-  Problem p;
+// The convolution of input `src` (N,C,D,H,W) by weights `wei` (O,C,KD,KH,KW) with `geometry` (see the top).
+Problem MakeProblem(Pass pass, const int64_t *src, const int64_t *wei, const int64_t *geometry) {
+  Problem p{};
   p.pass = pass;
   std::copy(src, src + 5, p.src.begin());
   std::copy(wei, wei + 5, p.wei.begin());
   p.dst = {src[0], wei[0], 0, 0, 0};
   for (int a = 0; a < 3; ++a) {
-    p.stride[a] = stride[a];
-    p.dst[2 + a] = i3d::SameOutputSize(src[2 + a], stride[a]);
-    i3d::SamePadding(src[2 + a], wei[2 + a], stride[a], &p.pad_before[a], &p.pad_after[a]);
+    p.stride[a] = geometry[a];
+    if (p.stride[a] < 1) continue;  // refused by Valid
+    i3d::AxisPadding(src[2 + a], wei[2 + a], geometry[a], geometry[3 + a], geometry[6 + a], &p.pad_before[a],
+                     &p.pad_after[a]);
+    p.dst[2 + a] = i3d::OutputSize(src[2 + a], wei[2 + a], p.stride[a], p.pad_before[a], p.pad_after[a]);
   }
   return p;
+}
+
+// Strides of at least 1, pads of at least 0, an output of at least one element per axis.
+bool Valid(const Problem &p) {
+  for (int a = 0; a < 3; ++a) {
+    if (p.stride[a] < 1 || p.pad_before[a] < 0 || p.pad_after[a] < 0 || p.dst[2 + a] < 1) return false;
+  }
+  return true;
 }
 
 dnnl_memory_desc_t PlainDesc(const Dims5 &dims, dnnl_format_tag_t tag) {
@@ -235,15 +248,15 @@ void Execute(dnnl_primitive_t primitive, dnnl_stream_t stream, std::vector<dnnl_
 int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes) {
   const int expected = pass == kForward ? 4 : 5;
   if (nparam != expected) return 1;
+  const int geometry_index = pass == kForward ? 2 : 3;
   for (int i = 0; i < nparam; ++i) {
-    const bool is_stride = (pass == kForward && i == 2) || (pass != kForward && i == 3);
-    if (is_stride ? ndims[i] != 1 || shapes[i][0] != 3 : ndims[i] != 5) return 1;
-    if (std::string(dtypes[i]) != (is_stride ? "int64" : "float32")) return 1;
+    const bool is_geometry = i == geometry_index;
+    if (is_geometry ? ndims[i] != 1 || shapes[i][0] != 9 : ndims[i] != 5) return 1;
+    if (std::string(dtypes[i]) != (is_geometry ? "int64" : "float32")) return 1;
   }
-  const int stride_index = pass == kForward ? 2 : 3;
-  const Problem p = MakeProblem(pass, shapes[0], shapes[1], static_cast<const int64_t *>(params[stride_index]));
+  const Problem p = MakeProblem(pass, shapes[0], shapes[1], static_cast<const int64_t *>(params[geometry_index]));
   const int64_t *given_dst = shapes[pass == kForward ? 3 : 2];  // y, or dy for the gradients
-  if (!std::equal(p.dst.begin(), p.dst.end(), given_dst)) return 1;
+  if (!Valid(p) || !std::equal(p.dst.begin(), p.dst.end(), given_dst)) return 1;
   try {
     const Compiled &c = Lookup(p);
     Threadpool pool(i3d::UsableCpus());
@@ -287,7 +300,7 @@ int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, cons
     }
     CHECK_DNNL(dnnl_stream_wait(stream));
   } catch (const OnednnError &error) {
-    std::fprintf(stderr, "conv3d_same_onednn: %s failed with oneDNN status %d\n", error.call,
+    std::fprintf(stderr, "conv3d_onednn: %s failed with oneDNN status %d\n", error.call,
                  static_cast<int>(error.status));
     return 2;
   }
@@ -296,26 +309,27 @@ int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, cons
 
 }  // namespace
 
-extern "C" int Conv3dSameForward(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
-                                 void *stream, void *extra) {
+extern "C" int Conv3dForward(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                             void *stream, void *extra) {
   return Run(kForward, nparam, params, ndims, shapes, dtypes);
 }
 
-extern "C" int Conv3dSameBackwardData(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
-                                      void *stream, void *extra) {
+extern "C" int Conv3dBackwardData(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                                  void *stream, void *extra) {
   return Run(kBackwardData, nparam, params, ndims, shapes, dtypes);
 }
 
-extern "C" int Conv3dSameBackwardWeights(int nparam, void **params, int *ndims, int64_t **shapes,
-                                         const char **dtypes, void *stream, void *extra) {
+extern "C" int Conv3dBackwardWeights(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                                     void *stream, void *extra) {
   return Run(kBackwardWeights, nparam, params, ndims, shapes, dtypes);
 }
 
 // The implementation oneDNN chose for a problem, e.g. "jit_uni_ncsp:conv+brg_conv_fwd:avx512_core"
 // (tests and benchmarks record it). pass: 0 forward, 1 backward data, 2 backward weights.
-extern "C" int Conv3dSameImplementation(int pass, const int64_t *src, const int64_t *wei, const int64_t *stride,
-                                        char *out, int out_size) {
-  const Problem p = MakeProblem(static_cast<Pass>(pass), src, wei, stride);
+extern "C" int Conv3dImplementation(int pass, const int64_t *src, const int64_t *wei, const int64_t *geometry,
+                                    char *out, int out_size) {
+  const Problem p = MakeProblem(static_cast<Pass>(pass), src, wei, geometry);
+  if (!Valid(p)) return 1;
   try {
     const char *name = nullptr;
     CHECK_DNNL(dnnl_primitive_desc_query(Lookup(p).conv_pd, dnnl_query_impl_info_str, 0, &name));
