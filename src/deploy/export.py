@@ -6,6 +6,7 @@ import mindspore as ms
 import numpy as np
 
 from ..context import require_device
+from ..mindspore_log import without_mindspore_log
 from ..models.layers import use_cpu_kernels
 from .runtime import ExportedModel
 
@@ -61,9 +62,9 @@ def export_model(net, file_name, file_format, input_shape, device_target="CPU", 
         # The file must hold MindSpore's operators, not this machine's C++ kernels.
         use_cpu_kernels(net, False)
         try:
-            if file_format == "ONNX":  # ms.export's ONNX route is deprecated (and says so on every export)
-                ms.onnx.export(net, example, file_name=tmp_base + extension)
-            else:
+            # ms.onnx.export, the route MindSpore's deprecation message recommends, compiles graphs differently and
+            # cannot export the explicit-padding pool (PyExecute): ms.export, without its deprecation line.
+            with without_mindspore_log("will be deleted, please use mindspore.onnx.export"):
                 ms.export(net, example, file_name=tmp_base, file_format=file_format)
         finally:
             use_cpu_kernels(net, True)

@@ -9,6 +9,8 @@ from .cpu_kernels import conv3d_ops, convolution_geometry, cpu_custom_op, requir
 from .padding import SAME, kernel_pads, mindspore_pads, output_shape, parse_padding, triple
 from .padding import tf_same_output_size, tf_same_padding  # noqa: F401  (part of this module's API)
 
+NEG_INF = float("-inf")  # a constant, not float("-inf") in construct: graph mode would run that call in Python
+
 
 def _mindspore_conv_padding(padding):
     """nn.Conv3d's arguments for a parsed padding: SAME exports to ONNX as auto_pad=SAME_UPPER."""
@@ -48,9 +50,10 @@ class Conv3d(nn.Conv3d):
     begins, then all the ends.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, has_bias):
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, has_bias, weight_init=None):
+        init = {} if weight_init is None else {"weight_init": weight_init}
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, has_bias=has_bias,
-                         **_mindspore_conv_padding(padding))
+                         **_mindspore_conv_padding(padding), **init)
         self.exporting = False
         uneven = padding != SAME and len(set(mindspore_pads(padding))) > 1
         self.export_pads = padding if uneven else None
@@ -70,8 +73,9 @@ class Conv3dCpu(Conv3d):
     kernels; while `exporting`, MindSpore's Conv3D again (a MINDIR or ONNX file must hold MindSpore's own
     operators, not a library on this machine)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, has_bias, forward_op):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, has_bias)
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, has_bias, forward_op,
+                 weight_init=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, has_bias, weight_init)
         self.forward_op = forward_op
         self.geometry = ms.Tensor(np.array(convolution_geometry(stride, padding), np.int64))
 
@@ -85,20 +89,20 @@ class Conv3dCpu(Conv3d):
         return y.astype(x.dtype)
 
 
-def conv3d(in_channels, out_channels, kernel_size, stride=1, padding=SAME, has_bias=False):
+def conv3d(in_channels, out_channels, kernel_size, stride=1, padding=SAME, has_bias=False, weight_init=None):
     """The 3-D convolution of every backbone, for the current device.
 
     `padding`: "same" (TensorFlow SAME: I3D), or explicit as PyTorch's Conv3d(padding=p) takes it: an int, a
     triple (d, h, w), or three (before, after) pairs. The cell's parameters are nn.Conv3d's (`weight`, `bias`),
     whichever implementation runs: on CPU the C++ oneDNN kernel when it can be built, else MindSpore's Conv3D
-    (which on CPU needs oneDNN capped at AVX2: checked here).
+    (which on CPU needs oneDNN capped at AVX2: checked here). weight_init: an initializer (default: nn.Conv3d's).
     """
     kernel_size, stride, padding = triple(kernel_size), triple(stride), parse_padding(padding)
     conv_ops = conv3d_ops(stride, padding)
     if conv_ops is not None:
-        return Conv3dCpu(in_channels, out_channels, kernel_size, stride, padding, has_bias, conv_ops)
+        return Conv3dCpu(in_channels, out_channels, kernel_size, stride, padding, has_bias, conv_ops, weight_init)
     require_capped_onednn("a network built without the C++ convolution")
-    return Conv3d(in_channels, out_channels, kernel_size, stride, padding, has_bias)
+    return Conv3d(in_channels, out_channels, kernel_size, stride, padding, has_bias, weight_init)
 
 
 def use_cpu_kernels(net, enabled):
@@ -170,7 +174,7 @@ class MaxPool3d(nn.Cell):
     def construct(self, x):
         _, c, t, h, w = x.shape
         if self.exporting and self.export_pads is not None:
-            y = self.valid_pool(pad_constant(x, self.export_pads, float("-inf")))
+            y = self.valid_pool(pad_constant(x, self.export_pads, NEG_INF))
         else:
             y = self.pool(x)
         # MaxPool3D's shape inference forgets every dimension when the batch is dynamic (MINDIR export with

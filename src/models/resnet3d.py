@@ -12,8 +12,8 @@ from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal
 
 from .batch_norm import FlatBatchNorm3d
-from .cpu_kernels import require_capped_onednn
-from .layers import _triple
+from . import layers
+from .padding import triple
 from .registry import register_model
 
 STAGE_WIDTHS = (64, 128, 256, 512)  # kenshohara's get_inplanes(), before widen_factor
@@ -24,13 +24,11 @@ CLASSIFIER = "fc"
 
 
 def conv3d(in_channels, out_channels, kernel_size, stride=1):
-    """Conv3d without bias, zero-padded by kernel // 2 before AND after on each axis (PyTorch's padding=k//2),
-    initialised as kenshohara's: Kaiming normal, fan_out, ReLU gain."""
-    kernel_size = _triple(kernel_size)
-    padding = tuple(k // 2 for k in kernel_size for _ in ("before", "after"))
-    return nn.Conv3d(in_channels, out_channels, kernel_size, stride=_triple(stride), pad_mode="pad",
-                     padding=padding, has_bias=False,
-                     weight_init=HeNormal(mode="fan_out", nonlinearity="relu"))
+    """The project's convolution without bias, zero-padded by kernel // 2 before AND after on each axis
+    (PyTorch's padding=k//2), initialised as kenshohara's: Kaiming normal, fan_out, ReLU gain."""
+    padding = tuple(k // 2 for k in triple(kernel_size))
+    return layers.conv3d(in_channels, out_channels, kernel_size, stride, padding=padding,
+                         weight_init=HeNormal(mode="fan_out", nonlinearity="relu"))
 
 
 def batch_norm(channels):
@@ -59,27 +57,6 @@ class ZeroPadShortcut(nn.Cell):
             n, _, t, h, w = x.shape
             x = ops.concat((x, ops.zeros((n, self.extra_channels, t, h, w), x.dtype)), axis=1)
         return x
-
-
-class SymmetricMaxPool3d(nn.Cell):
-    """Max pool 3x3x3, stride 2, padding 1 on both sides of T, H and W, padded positions never winning
-    (PyTorch's MaxPool3d(3, 2, 1)).
-
-    The padding repeats the edge value: every window that reaches a padded position also holds the edge
-    position it copies, so the maximum is exactly that of -inf padding, for any input. Written as slices,
-    concatenation and a VALID pool because MindSpore's ONNX exporter writes MaxPool3D's pad_mode='pad' as
-    auto_pad=SAME_UPPER (0 before, 1 after on even sizes: shifted windows, as in the ModelZoo port).
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.pool = ops.MaxPool3D(kernel_size=3, strides=2, pad_mode="valid")
-
-    def construct(self, x):
-        x = ops.concat((x[:, :, :1], x, x[:, :, -1:]), axis=2)
-        x = ops.concat((x[:, :, :, :1], x, x[:, :, :, -1:]), axis=3)
-        x = ops.concat((x[:, :, :, :, :1], x, x[:, :, :, :, -1:]), axis=4)
-        return self.pool(x)
 
 
 def shortcut(shortcut_type, in_channels, out_channels, stride):
@@ -167,16 +144,15 @@ class ResNet3D(nn.Cell):
         widths = [int(w * widen_factor) for w in STAGE_WIDTHS]
         if min(widths) < 1:
             raise ValueError(f"widen_factor {widen_factor} leaves stage widths {widths}: each must be at least 1")
-        # MindSpore's own Conv3D (symmetric padding is not the C++ kernel's TF SAME) needs oneDNN capped on CPU.
-        require_capped_onednn("a 3D-ResNet")
         block, blocks_per_stage = RESNET3D_DEPTHS[depth]
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.conv1 = conv3d(in_channels, widths[0], (conv1_t_size, 7, 7), (conv1_t_stride, 2, 2))
         self.bn1 = batch_norm(widths[0])
         self.relu = nn.ReLU()
-        # Symmetric padding: pad_mode='same' would pad 0 before and 1 after on even sizes.
-        self.maxpool = None if no_max_pool else SymmetricMaxPool3d()
+        # Symmetric padding (PyTorch's MaxPool3d(3, 2, 1)): pad_mode='same' would pad 0 before and 1 after on
+        # even sizes, the ModelZoo port's shifted windows.
+        self.maxpool = None if no_max_pool else layers.max_pool3d(3, 2, padding=1)
         channels = widths[0]
         stages = []
         for index, (width, count) in enumerate(zip(widths, blocks_per_stage)):

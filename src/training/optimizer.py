@@ -1,9 +1,8 @@
 """create_optimizer: Adam, SGD with momentum or RMSProp over the trainable parameters, per-step learning rate."""
-import contextlib
-import logging
-
 import mindspore as ms
 from mindspore import nn
+
+from ..mindspore_log import without_mindspore_log
 
 # BatchNorm scales/shifts and biases carry no weight decay (decaying them only shrinks activations), as in
 # mindcv's and mmaction2's default parameter groups.
@@ -19,29 +18,6 @@ def _parameter_groups(params, weight_decay):
     return groups
 
 
-class _DropRecords(logging.Filter):
-    def __init__(self, text):
-        super().__init__()
-        self.text = text
-
-    def filter(self, record):
-        return self.text not in record.getMessage()
-
-
-@contextlib.contextmanager
-def _without_log_record(text):
-    """Drop MindSpore's log records containing `text` for the duration. nn.Adam always builds a FusedSparseAdam
-    for sparse gradients (I3D has none), and MindSpore 2.8+ logs that operator's deprecation on every run."""
-    from mindspore import log
-    logger = log._get_logger()  # MindSpore's logger has no public handle; it is a logging.Logger
-    drop = _DropRecords(text)
-    logger.addFilter(drop)
-    try:
-        yield
-    finally:
-        logger.removeFilter(drop)
-
-
 def create_optimizer(name, params, lr, momentum=0.9, weight_decay=0.0, loss_scale=1.0):
     """`lr`: a float or the per-step rates (create_lr_schedule), indexed by the optimizer's global_step."""
     params = list(params)
@@ -51,7 +27,9 @@ def create_optimizer(name, params, lr, momentum=0.9, weight_decay=0.0, loss_scal
     groups = _parameter_groups(params, weight_decay)
     name = name.lower()
     if name == "adam":
-        with _without_log_record("'FusedSparseAdam' is deprecated"):
+        # nn.Adam always builds a FusedSparseAdam for sparse gradients (none here), and MindSpore 2.8+ logs that
+        # operator's deprecation on every run.
+        with without_mindspore_log("'FusedSparseAdam' is deprecated"):
             return nn.Adam(groups, learning_rate=lr, loss_scale=loss_scale)
     if name == "sgd":
         return nn.Momentum(groups, learning_rate=lr, momentum=momentum, loss_scale=loss_scale)
