@@ -73,6 +73,23 @@ def test_prepare_writes_frames_flow_annotations_and_n_frames_then_resumes(sample
     assert {p: after[p] for p in frame_files} == {p: before[p] for p in frame_files}
 
 
+@pytest.mark.parametrize("option,recorded,requested,tree", [("short_side", "32", "24", "frames"),
+                                                              ("flow_method", "dis", "farneback", "flow")])
+def test_a_rerun_with_other_options_is_refused_before_any_work(sample, tmp_path, capsys, option, recorded, requested,
+                                                               tree):
+    out = tmp_path / "out"
+    assert run(sample, out, "--workers", "1", "--flow_method", "dis") == 0
+    before = mtimes(out)
+
+    with pytest.raises(SystemExit) as refused:
+        run(sample, out, "--workers", "1", "--flow_method", "dis", f"--{option}", requested)
+
+    assert refused.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{out / tree}: made with {option} {recorded}, this run asks for {option} {requested}" in error
+    assert mtimes(out) == before  # nothing redone, nothing kept as if it had been made with the new option
+
+
 def test_bad_input_is_named_in_the_final_summary_and_the_rest_is_prepared(sample, tmp_path, capsys):
     videos, splits = sample["videos_dir"], sample["splits_dir"]
     broken = os.path.join(videos, "move_left", "broken.avi")

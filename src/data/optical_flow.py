@@ -13,7 +13,8 @@ import cv2
 
 from .annotations import count_frames
 from .jobs import VideoJob, run_video_jobs
-from .layout import encode_flow, find_video_folders, flow_frame_names, rgb_frame_name
+from .layout import (encode_flow, find_video_folders, flow_frame_names, read_tree_options, record_tree_options,
+                     rgb_frame_name)
 
 FLOW_JPEG_QUALITY = 95  # with the 8-bit quantisation, stored flow is off by 0.08 px on average (see the benchmark)
 
@@ -92,10 +93,17 @@ def extract_video_flow(frames_dir, out_dir, method="tvl1", quality=FLOW_JPEG_QUA
     return n_frames - 1
 
 
+def flow_options(method, frames):
+    """What a flow tree records it was made with: the method and the options of the frames it was computed from."""
+    return {"flow_method": method, **{f"frames_{key}": value for key, value in frames.items()}}
+
+
 def extract_flow_tree(frames_root, flow_root, method="tvl1", workers=None):
-    """Flow folders for every frame folder of the tree (finished ones are kept); a JobReport of what happened."""
+    """Flow folders for every frame folder of the tree (finished ones are kept); a JobReport of what happened.
+    Raises ValueError when flow_root was made with another method or from other frames."""
     create_flow_method(method)  # an unknown name fails here, once, not in every job
     folders, problems = find_video_folders(frames_root)
+    record_tree_options(flow_root, flow_options(method, read_tree_options(frames_root)))
     jobs = [VideoJob(path, os.path.join(flow_root, class_name, os.path.basename(path))) for class_name, path in folders]
     work = functools.partial(extract_video_flow, method=method)
     return run_video_jobs(work, jobs, f"flow ({method})", workers=workers, problems=problems)
