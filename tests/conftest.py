@@ -58,6 +58,7 @@ def pytest_sessionfinish(session):
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         title = f"the tests wrote into the repository {ROOT} (only temporary folders are theirs)"
         if reporter:
+            reporter.ensure_newline()
             reporter.write_sep("=", title, red=True)
             for path in written:
                 reporter.write_line(f"  {path}", red=True)
