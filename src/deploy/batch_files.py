@@ -7,6 +7,7 @@
 
 Every batch file holds exactly N clips: the last batch is padded with copies of its last clip and the
 manifest records how many are real, so the program never meets a file of another size and no clip is lost.
+A re-run deletes only the files the manifest lists; a data or label folder holding anything else is refused.
 """
 import json
 import os
@@ -63,8 +64,8 @@ def _refuse_foreign(folder, is_ours, why):
     foreign = sorted(name for name in os.listdir(folder) if not is_ours(name))
     if foreign:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-        raise FileExistsError(f"{folder}: holds {shown}, {why}; move them away or choose another "
-                              "--preprocess_result")
+        raise FileExistsError(f"{folder}: holds {shown}, {why}; move {'it' if len(foreign) == 1 else 'them'} "
+                              "away or choose another --preprocess_result")
 
 
 class _OwnedFolders:
