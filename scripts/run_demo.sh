@@ -6,13 +6,14 @@
 # short report. About 8 minutes on 2 CPU cores.
 # Usage: bash scripts/run_demo.sh [OUTPUT_DIR]    (default: outputs/demo)
 #        EPOCHS=2 bash scripts/run_demo.sh         (fewer epochs: quicker, less accurate; CI uses 1)
-# The converted weights go to pretrained/ (PRETRAINED), the sample dataset to outputs/sample_dataset/ (SAMPLE_DATA).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$(mkdir -p "${1:-$ROOT/outputs/demo}" && cd "${1:-$ROOT/outputs/demo}" && pwd)"
 EPOCHS=${EPOCHS:-4}
-PRETRAINED="$(mkdir -p "${PRETRAINED:-$ROOT/pretrained}" && cd "${PRETRAINED:-$ROOT/pretrained}" && pwd)"
-DATA="$(mkdir -p "${SAMPLE_DATA:-$ROOT/outputs/sample_dataset}" && cd "${SAMPLE_DATA:-$ROOT/outputs/sample_dataset}" && pwd)"
+# The converted weights go to pretrained/ (PRETRAINED=DIR chooses another folder), the sample dataset to
+# outputs/sample_dataset/ (SAMPLE_DATA=DIR).
+PRETRAINED=${PRETRAINED:-$ROOT/pretrained} DATA=${SAMPLE_DATA:-$ROOT/outputs/sample_dataset}
+mkdir -p "$PRETRAINED" "$DATA" && PRETRAINED=$(cd "$PRETRAINED" && pwd) DATA=$(cd "$DATA" && pwd)
 bash "$ROOT/scripts/setup_env.sh" runtime
 PY="$ROOT/.venv/bin/python"
 cd "$ROOT"
