@@ -38,7 +38,9 @@ void WriteFloatFile(const std::string& path, const std::vector<float>& values) {
   if (!file.flush()) throw std::runtime_error(path + ": cannot be written");
 }
 
+namespace {
 const char kResultManifest[] = "manifest.txt";
+}  // namespace
 
 void PrepareResultFolder(const std::string& folder, const std::vector<std::string>& names) {
   const fs::path manifest = fs::path(folder) / kResultManifest;
@@ -47,7 +49,8 @@ void PrepareResultFolder(const std::string& folder, const std::vector<std::strin
   if (fs::is_regular_file(manifest)) {
     std::ifstream file(manifest);
     for (std::string name; std::getline(file, name);) {
-      if (!name.empty() && fs::path(name).filename() == name) recorded.insert(name);  // names in `folder` only
+      // Plain names of files in `folder` only: an edited list must not reach anything outside it.
+      if (!name.empty() && name != "." && name != ".." && fs::path(name).filename() == name) recorded.insert(name);
     }
   }
   if (fs::is_directory(folder)) {
