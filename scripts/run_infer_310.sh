@@ -6,7 +6,9 @@
 #   backend   default: mindspore for a .mindir, onnxruntime for a .onnx
 # Reads preprocess_Result/ (PREPROCESS_RESULT); writes infer_310_Result/<dataset>/<mode>/ (INFER_OUTPUT):
 # result_Files/, time_Result/, infer.log; then postprocess.py's accuracy to acc_<dataset>_<mode>.log beside it.
-# The MindSpore backend is built when MINDSPORE_PATH names MindSpore's C++ inference package (see build.sh).
+# The MindSpore backend is built when MINDSPORE_PATH names MindSpore's C++ inference package (see build.sh), in
+# ascend_310_infer/out/ (INFER_BUILD_DIR). The program replaces only the result files it wrote itself (listed in
+# result_Files/manifest.txt) and refuses a result_Files/ holding any other file.
 set -euo pipefail
 USAGE="MODEL DATASET DEVICE_ID MODE [--backend mindspore|onnxruntime]"
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -26,12 +28,10 @@ INFER_OUTPUT=$(mkdir -p "${INFER_OUTPUT:-./infer_310_Result}" && cd "${INFER_OUT
 OUT="$INFER_OUTPUT/$DATASET/$MODE"
 mkdir -p "$OUT"
 
-BUILD_DIR="$ROOT/ascend_310_infer/out"
+BUILD_DIR="${INFER_BUILD_DIR:-$ROOT/ascend_310_infer/out}"
 echo "$SCRIPT_NAME: building the inference program (log: $OUT/build.log)"
 bash "$ROOT/ascend_310_infer/build.sh" "$BUILD_DIR" >"$OUT/build.log" 2>&1 \
   || { tail -n 5 "$OUT/build.log" >&2; fail "building ascend_310_infer failed; see $OUT/build.log"; }
-# only the program's own result folders are replaced, inside this run's output folder
-rm -rf "$OUT/result_Files" "$OUT/time_Result"
 echo "$SCRIPT_NAME: $BACKEND on $MODEL, batches from $INPUT (log: $OUT/infer.log)"
 "$BUILD_DIR/main" --mindir_path="$MODEL" --input0_path="$INPUT" --output_path="$OUT" --backend="$BACKEND" \
   --device_id="$DEVICE_ID" >"$OUT/infer.log" 2>&1 \

@@ -10,8 +10,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.mark.slow
 def test_main_job_runs_end_to_end(tmp_path):
+    env = {**os.environ, "EPOCHS": "1", "PRETRAINED": str(tmp_path / "pretrained"),  # not the repository's
+           "SAMPLE_DATA": str(tmp_path / "sample_dataset")}
     result = subprocess.run(["bash", os.path.join(ROOT, "scripts", "run_demo.sh"), str(tmp_path)], text=True,
-                            capture_output=True, env={**os.environ, "EPOCHS": "1"}, timeout=2400)
+                            capture_output=True, env=env, timeout=2400)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = result.stdout.split("== report", 1)[1]
     for stream in ("rgb", "flow", "joint"):

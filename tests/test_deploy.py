@@ -2,6 +2,7 @@
 eval.py exactly on the same checkpoint and clips."""
 import json
 import os
+import re
 import subprocess
 
 import mindspore as ms
@@ -90,6 +91,31 @@ def test_preprocess_writes_equal_sized_batches_regular_labels_and_a_manifest(set
     assert len(os.listdir(data_dir)) == 2 and not (out / "data" / "video_json" / "rgb.partial").exists()
 
 
+def test_preprocess_deletes_no_file_it_did_not_write(setup, tmp_path):
+    """A folder holding a file of someone else's is refused, whole; a re-run replaces only the manifest's files."""
+    out = tmp_path / "pre"
+    data_dir, label_dir = out / "data" / "video_json" / "rgb", out / "label" / "video_json" / "rgb"
+    notes = data_dir / "notes.txt"
+    data_dir.mkdir(parents=True)
+    notes.write_text("mine")
+    with pytest.raises(FileExistsError, match=re.escape(f"{data_dir}: holds notes.txt, which preprocess.py did not "
+                                                        f"write (and no {label_dir / 'manifest.json'} says")):
+        preprocess.main(common(setup, "--batch_size", "4", "--preprocess_result", str(out)))
+    assert os.listdir(data_dir) == ["notes.txt"] and notes.read_text() == "mine"
+
+    notes.unlink()
+    preprocess.main(common(setup, "--batch_size", "4", "--preprocess_result", str(out)))
+    written = {folder: sorted(os.listdir(folder)) for folder in (data_dir, label_dir)}
+    mine = label_dir / "README"
+    mine.write_text("mine")
+    with pytest.raises(FileExistsError, match=re.escape(f"{label_dir}: holds README, which preprocess.py did not "
+                                                        "write (not listed in")):
+        preprocess.main(common(setup, "--batch_size", "8", "--preprocess_result", str(out)))
+    assert mine.read_text() == "mine" and sorted(os.listdir(data_dir)) == written[data_dir]
+    assert sorted(os.listdir(label_dir)) == sorted(written[label_dir] + ["README"])
+    assert read_manifest(str(out), "video_json", "rgb")["batch_size"] == 4  # the earlier run's files are intact
+
+
 def test_postprocess_names_a_missing_or_wrong_sized_result_file(setup, tmp_path):
     out = tmp_path / "pre"
     preprocess.main(common(setup, "--batch_size", "4", "--preprocess_result", str(out)))
@@ -107,8 +133,9 @@ def test_postprocess_names_a_missing_or_wrong_sized_result_file(setup, tmp_path)
 
 
 def run_script(name, *args, cwd):
+    env = {**os.environ, "FOREGROUND": "1", "INFER_BUILD_DIR": str(cwd / "build")}  # not into the repository
     return subprocess.run(["bash", os.path.join(ROOT, "scripts", name), *map(str, args)], cwd=cwd, text=True,
-                          capture_output=True, env={**os.environ, "FOREGROUND": "1"}, timeout=900)
+                          capture_output=True, env=env, timeout=900)
 
 
 @pytest.mark.slow

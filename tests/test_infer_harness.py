@@ -81,7 +81,7 @@ def test_cpu_backend_matches_onnxruntime_python(cpu_harness, small_onnx, tmp_pat
                   "--input0_path", str(tmp_path / "in"), "--output_path", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     results = tmp_path / "out" / "result_Files"
-    assert sorted(os.listdir(results)) == ["clip_000_0.bin", "clip_001_0.bin", "clip_002_0.bin"]
+    assert sorted(os.listdir(results)) == ["clip_000_0.bin", "clip_001_0.bin", "clip_002_0.bin", "manifest.txt"]
     for name, clips in batches.items():
         logits = np.fromfile(results / f"{name}_0.bin", np.float32)
         assert logits.size == BATCH_SHAPE[0] * NUM_CLASSES
@@ -95,6 +95,24 @@ def test_cpu_backend_matches_onnxruntime_python(cpu_harness, small_onnx, tmp_pat
     throughput = re.search(r"throughput: ([0-9.e+-]+) clips/s", report)
     assert latency and throughput, report
     assert float(latency.group(1)) > 0 and float(throughput.group(1)) > 0
+
+
+def test_a_rerun_replaces_only_the_result_files_the_program_wrote(cpu_harness, small_onnx, tmp_path):
+    def run():
+        return _run(cpu_harness, f"--mindir_path={small_onnx}", "--input0_path", str(tmp_path / "in"),
+                    "--output_path", str(tmp_path / "out"))
+
+    _write_batches(tmp_path / "in", ["a", "b"])
+    assert run().returncode == 0
+    os.remove(tmp_path / "in" / "b.bin")
+    assert run().returncode == 0
+    results = tmp_path / "out" / "result_Files"
+    assert sorted(os.listdir(results)) == ["a_0.bin", "manifest.txt"]  # the earlier run's b_0.bin is not left stale
+    (results / "notes.txt").write_text("mine")
+    refused = run()
+    assert refused.returncode == 1
+    assert f"result folder '{results}' holds 'notes.txt', which this program did not write" in refused.stderr
+    assert sorted(os.listdir(results)) == ["a_0.bin", "manifest.txt", "notes.txt"]
 
 
 def test_wrong_batch_size_stops_before_any_run(cpu_harness, small_onnx, tmp_path):

@@ -1,7 +1,10 @@
 """The one-command preparation on a tiny HMDB51-layout dataset: every output, resume, and bad input."""
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -73,6 +76,23 @@ def test_prepare_writes_frames_flow_annotations_and_n_frames_then_resumes(sample
     assert {p: after[p] for p in frame_files} == {p: before[p] for p in frame_files}
 
 
+@pytest.mark.parametrize("option,recorded,requested,tree", [("short_side", "32", "24", "frames"),
+                                                              ("flow_method", "dis", "farneback", "flow")])
+def test_a_rerun_with_other_options_is_refused_before_any_work(sample, tmp_path, capsys, option, recorded, requested,
+                                                               tree):
+    out = tmp_path / "out"
+    assert run(sample, out, "--workers", "1", "--flow_method", "dis") == 0
+    before = mtimes(out)
+
+    with pytest.raises(SystemExit) as refused:
+        run(sample, out, "--workers", "1", "--flow_method", "dis", f"--{option}", requested)
+
+    assert refused.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{out / tree}: made with {option} {recorded}, this run asks for {option} {requested}" in error
+    assert mtimes(out) == before  # nothing redone, nothing kept as if it had been made with the new option
+
+
 def test_bad_input_is_named_in_the_final_summary_and_the_rest_is_prepared(sample, tmp_path, capsys):
     videos, splits = sample["videos_dir"], sample["splits_dir"]
     broken = os.path.join(videos, "move_left", "broken.avi")
@@ -113,6 +133,12 @@ def test_missing_split_files_stop_the_run_before_any_decoding(sample, tmp_path, 
     assert not (tmp_path / "out").exists()
 
 
+def _video_folders(tree):
+    """<class>/<video> of every folder of a frame or flow tree, finished or .partial."""
+    classes = [c for c in os.listdir(tree) if (tree / c).is_dir()] if tree.is_dir() else []
+    return [os.path.join(c, v) for c in classes for v in os.listdir(tree / c)]
+
+
 def _tree_bytes(root):
     """{relative path: file bytes} of every file under root."""
     files = {}
@@ -127,10 +153,6 @@ def _tree_bytes(root):
 @pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_path):
     """SIGKILL the real command in the middle of the flow step, re-run it, compare with a clean run byte by byte."""
-    import signal
-    import subprocess
-    import time
-
     make_sample_dataset(str(tmp_path / "s"), seed=3, videos_per_class=2, num_frames=12, width=64, height=48,
                         progress=False)
     tool = os.path.join(ROOT, "src", "tools", "prepare_dataset.py")
@@ -145,8 +167,7 @@ def test_a_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_pat
                                start_new_session=True)
     flow, deadline = killed / "flow", time.time() + 120
     while time.time() < deadline and process.poll() is None:  # wait for the first finished flow video
-        if flow.is_dir() and any(not d.endswith(".partial") for c in os.listdir(flow)
-                                 if (flow / c).is_dir() for d in os.listdir(flow / c)):
+        if any(not d.endswith(".partial") for d in _video_folders(flow)):
             break
         time.sleep(0.05)
     assert process.poll() is None, "the run finished before it could be killed: make the input larger"
@@ -159,3 +180,66 @@ def test_a_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_pat
     resumed, clean = _tree_bytes(killed), _tree_bytes(tmp_path / "clean")
     assert sorted(resumed) == sorted(clean) and not any(".partial" in p for p in resumed)
     assert all(resumed[p] == clean[p] for p in clean)
+
+
+def _children(pid):
+    """The pids of the processes whose parent is `pid` (Linux /proc)."""
+    children = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()  # after "pid (command)": state, ppid, ...
+        except (FileNotFoundError, ProcessLookupError):  # ended meanwhile
+            continue
+        if fields[1] == str(pid):
+            children.append(int(entry))
+    return children
+
+
+def _alive(pid):
+    """Running, and not a zombie its new parent has yet to reap."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _finished_folders(out):
+    return sorted(os.path.join(tree, v) for tree in ("frames", "flow") for v in _video_folders(out / tree)
+                  if not v.endswith(".partial"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killing_the_run_ends_its_workers_and_no_folder_is_finished_after(tmp_path):
+    """kill -9 of the parent while both pool workers are on a flow video: they die with it, renaming nothing."""
+    make_sample_dataset(str(tmp_path / "s"), seed=1, videos_per_class=3, num_frames=24, progress=False)
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, "src", "tools", "prepare_dataset.py"),
+                                "--dataset", "hmdb51", "--video_root", str(tmp_path / "s" / "videos"),
+                                "--split_dir", str(tmp_path / "s" / "splits"), "--out_dir", str(out),
+                                "--short_side", "0", "--flow_method", "tvl1", "--workers", "2"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers, deadline = [], time.time() + 300
+    try:
+        while time.time() < deadline and process.poll() is None:  # both workers of the flow pool busy
+            partial = [v for v in _video_folders(out / "flow") if v.endswith(".partial")]
+            workers = _children(process.pid)
+            if len(partial) == 2 and len(workers) >= 2:
+                break
+            time.sleep(0.02)
+        assert process.poll() is None, "the run finished before it could be killed: make the input larger"
+        process.kill()  # the parent only, as kill -9 PID does
+        process.wait()
+        finished = _finished_folders(out)
+        deadline = time.time() + 60  # a generous bound for the kernel's death signal, not a speed requirement
+        while time.time() < deadline and any(map(_alive, workers)):
+            time.sleep(0.1)
+        assert [pid for pid in workers if _alive(pid)] == []
+        assert _finished_folders(out) == finished
+    finally:
+        process.kill()
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -7,7 +7,7 @@ import pytest
 
 from clip_trees import H, make_tree
 from config import explicit_options, parse_config, read_run_config, save_config, training_runs
-from src.data.layout import FLOW_METHOD_FILE, read_flow_method
+from src.data.layout import TREE_OPTIONS_FILE, read_flow_method
 from src.data.optical_flow import extract_flow_tree
 from src.factory import apply_training_settings
 
@@ -88,7 +88,7 @@ def test_a_flow_run_brings_the_flow_method_its_tree_was_made_with(tmp_path):
     assert cfg.flow_method == "dis"
     cfg, lines = settings(["--flow_method", "tvl1"], training_runs([flow]))
     assert cfg.flow_method == "tvl1" and "--flow_method tvl1 (trained with dis" in lines[-1]
-    os.remove(tmp_path / "flow" / FLOW_METHOD_FILE)  # a tree prepared before trees recorded their method
+    os.remove(tmp_path / "flow" / TREE_OPTIONS_FILE)  # a tree prepared before trees recorded their method
     cfg, lines = settings([], training_runs([flow]))
     assert cfg.flow_method == "tvl1" and "records no flow method" in lines[-1]
 
@@ -109,8 +109,9 @@ def test_a_flow_tree_records_its_method_and_refuses_another(tmp_path):
     assert extract_flow_tree(frames, flow, method="dis", workers=1).ok
     assert read_flow_method(flow) == "dis"
     assert extract_flow_tree(frames, flow, method="dis", workers=1).ok  # resuming with the same method
-    with pytest.raises(ValueError, match=f"{FLOW_METHOD_FILE}: this flow tree was made with 'dis'.*'farneback'"):
+    with pytest.raises(ValueError, match="made with flow_method dis, this run asks for flow_method farneback"):
         extract_flow_tree(frames, flow, method="farneback", workers=1)
-    os.remove(os.path.join(flow, FLOW_METHOD_FILE))
-    assert extract_flow_tree(frames, flow, method="farneback", workers=1).ok
+    os.remove(os.path.join(flow, TREE_OPTIONS_FILE))
     assert read_flow_method(flow) is None  # an older tree's method is unknown: no record is made up for it
+    with pytest.raises(ValueError, match="no options.json saying which options made them"):
+        extract_flow_tree(frames, flow, method="farneback", workers=1)

@@ -7,6 +7,8 @@
 // preprocess.py writes). Each file's size is checked against the model's input before anything runs; then
 // each batch is run and the program writes, under --output_path (default: the current folder):
 //   result_Files/<file stem>_0.bin         the logits, raw float32, N x num_classes (what postprocess.py reads)
+//   result_Files/manifest.txt              the names of those files: a re-run deletes them and nothing else (a
+//                                          result_Files holding any other file is refused)
 //   time_Result/test_perform_static.txt    average latency per batch and throughput (the ModelZoo's report)
 //
 // Backends (chosen at build time by build.sh, at run time by --backend; the default is the first built):
@@ -71,6 +73,7 @@ void PrintHelp() {
   std::cout << "Usage: main --mindir_path=MODEL --input0_path=DIR [options]\n"
                "Runs an exported I3D on every .bin batch in DIR (raw float32 N,C,T,H,W, in name order) and writes\n"
                "  OUTPUT/result_Files/<file stem>_0.bin       raw float32 logits, N x num_classes\n"
+               "  OUTPUT/result_Files/manifest.txt            their names (a re-run replaces those files, no others)\n"
                "  OUTPUT/time_Result/test_perform_static.txt  average latency per batch and throughput\n"
                "Options (--name=value or --name value):\n"
                "  --mindir_path=FILE  the model: .mindir for mindspore, .onnx for onnxruntime (alias --model_path)\n"
@@ -173,6 +176,8 @@ Shape BatchShape(const std::string& path, const Shape& model_shape) {
   return shape;
 }
 
+std::string ResultFileName(const std::string& batch_file) { return fs::path(batch_file).stem().string() + "_0.bin"; }
+
 void CheckModelInput(const std::string& model_path, const Shape& shape) {
   bool fixed_clip = shape.size() == 5;
   for (std::size_t i = 1; fixed_clip && i < shape.size(); ++i) fixed_clip = shape[i] > 0;
@@ -194,6 +199,9 @@ int Run(const Options& options) {
   for (const auto& file : files) shapes.push_back(BatchShape(file, model_shape));  // all, before the first run
 
   const fs::path result_dir = fs::path(options.output_path) / "result_Files";
+  std::vector<std::string> result_names;
+  for (const auto& file : files) result_names.push_back(ResultFileName(file));
+  PrepareResultFolder(result_dir.string(), result_names);  // no stale results of an earlier run are left
   double total_ms = 0.0;
   int64_t total_clips = 0;
   for (std::size_t i = 0; i < files.size(); ++i) {
@@ -202,7 +210,7 @@ int Run(const Options& options) {
     const auto start = std::chrono::steady_clock::now();
     const auto logits = backend->Run(input, shapes[i]);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    WriteFloatFile((result_dir / (fs::path(files[i]).stem().string() + "_0.bin")).string(), logits);
+    WriteFloatFile((result_dir / result_names[i]).string(), logits);
     total_ms += ms;
     total_clips += shapes[i][0];
     std::cout << files[i] << ": " << ShapeText(shapes[i]) << " in " << ms << " ms\n";

@@ -8,7 +8,7 @@ import os
 import cv2
 
 from .jobs import VideoJob, run_video_jobs
-from .layout import rgb_frame_name
+from .layout import record_tree_options, rgb_frame_name
 from .spatial import resize_short_side
 
 VIDEO_EXTENSIONS = ("avi", "mp4")
@@ -90,10 +90,17 @@ def extract_video_frames(video_path, out_dir, short_side=256, quality=95):
     return count
 
 
+def frame_options(short_side=256, quality=95):
+    """What a frame tree records it was made with (a re-run with other values is refused)."""
+    return {"short_side": int(short_side), "quality": int(quality)}
+
+
 def extract_frames_tree(video_root, frames_root, short_side=256, quality=95, workers=None,
                         extensions=VIDEO_EXTENSIONS):
-    """Frame folders for every video of the tree (finished folders are kept); a JobReport of what happened."""
+    """Frame folders for every video of the tree (finished folders are kept); a JobReport of what happened.
+    Raises ValueError when frames_root was made with another short_side or quality."""
     videos, problems = find_videos(video_root, extensions)
+    record_tree_options(frames_root, frame_options(short_side, quality))
     jobs = [VideoJob(path, os.path.join(frames_root, class_name, os.path.splitext(os.path.basename(path))[0]))
             for class_name, path in videos]
     work = functools.partial(extract_video_frames, short_side=short_side, quality=quality)

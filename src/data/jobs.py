@@ -2,12 +2,16 @@
 
 A job fills one output folder. It writes into a sibling `<folder>.partial`, adds the `n_frames` file, and
 renames the folder to its final name only when everything is there, so a finished folder is always complete.
-A re-run skips finished folders and redoes any `.partial` one left by a killed run.
+A re-run skips finished folders and redoes any `.partial` one left by a killed run. Pool workers end with the
+process that started them, so a killed run leaves no worker behind finishing (and renaming) a folder.
 """
+import ctypes
 import functools
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -92,7 +96,8 @@ def _run_in_processes(run, jobs, workers):
     # their locks. The fraction of a second each worker takes to start is nothing next to a video.
     context = multiprocessing.get_context("spawn")
     while queue:
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_opencv_thread) as pool:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                 initargs=(os.getpid(),)) as pool:
             running, broken = {}, False
             while running or (queue and not broken):
                 # Only `workers` jobs are handed out at a time, so a dead pool leaves only those in doubt.
@@ -110,10 +115,29 @@ def _run_in_processes(run, jobs, workers):
     return died
 
 
-def _one_opencv_thread():
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_parent_pid = None  # in a pool worker: the process that started it
+
+
+def _init_worker(parent_pid):
+    """Pool worker set-up: die with the parent, and one OpenCV thread."""
+    global _parent_pid
+    _parent_pid = parent_pid
+    # After a kill -9 of the parent nothing else would stop a worker: it keeps waiting on the pool's queue (it
+    # holds both ends of the pipe, so it never sees it close) and finishes, renames, the video it is on. The
+    # signal comes when the thread that started the worker ends: the pool is used by one thread all its life.
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    _exit_if_orphaned()  # the parent may have died before the prctl
     # One process per core already fills the machine; OpenCV's own thread pool on top would only oversubscribe.
     import cv2
     cv2.setNumThreads(1)
+
+
+def _exit_if_orphaned():
+    """In a pool worker whose parent has died (without PR_SET_PDEATHSIG, or before it was set): stop at once."""
+    if _parent_pid is not None and os.getppid() != _parent_pid:
+        os._exit(1)  # leaving the .partial folder for a re-run to redo: no one is left to report to
 
 
 def _run_job(work, job):
@@ -129,6 +153,7 @@ def _run_job(work, job):
         os.makedirs(staging)
         n_frames = work(job.source, staging)
         write_n_frames(staging, n_frames)
+        _exit_if_orphaned()  # a folder finished for a dead run is not renamed
         os.rename(staging, job.target)
         return job, None
     except Exception as error:  # noqa: BLE001  (one bad video must not stop the others; it is reported)

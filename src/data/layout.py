@@ -3,21 +3,24 @@
     frames:  <root>/<class>/<video>/image_00001.jpg ...            (1-based, 5 digits)
     flow:    <root>/<class>/<video>/image_00001x.jpg, image_00001y.jpg  (pair k = frames k and k+1)
     n_frames <root>/<class>/<video>/n_frames                        (the last index, no newline)
-    method   <flow root>/flow_method                                (the flow algorithm's name, no newline)
+    options  <root>/options.json                                    what the tree was made with (short_side, ...)
     json:    {"labels": [...], "database": {video: {"subset": "training"|"validation",
                                                     "annotations": {"label": ..., "segment": [1, n + 1]}}}}
 
 Flow is stored as two 8-bit grayscale JPEGs per pair: displacement clipped to [-FLOW_BOUND, FLOW_BOUND] pixels,
 value = round((f + FLOW_BOUND) * 255 / (2 * FLOW_BOUND)).
 """
+import json
 import os
 
 import numpy as np
 
+from ..fileio import write_json
+
 FLOW_BOUND = 20.0
 N_FRAMES_FILE = "n_frames"
-FLOW_METHOD_FILE = "flow_method"  # a flow network sees this method's flow; infer.py computes it the same way
 PARTIAL_SUFFIX = ".partial"  # a video folder still being written (renamed when complete)
+TREE_OPTIONS_FILE = "options.json"
 SUBSETS = ("training", "validation")
 
 
@@ -75,22 +78,49 @@ def write_n_frames(video_dir, count):
     return path
 
 
-def read_flow_method(flow_root):
-    """The flow method a flow tree was made with, or None for a tree that records none (made before it did)."""
-    path = os.path.join(flow_root, FLOW_METHOD_FILE)
+def read_tree_options(root):
+    """The options recorded for the tree at root ({} when none are)."""
+    path = os.path.join(root, TREE_OPTIONS_FILE)
     if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        return f.read().strip()
+        return {}
+    try:
+        with open(path) as f:
+            options = json.load(f)
+    except ValueError as error:
+        raise ValueError(f"{path}: not readable as JSON ({error})") from None
+    if not isinstance(options, dict):
+        raise ValueError(f"{path}: expected an object of options, found {type(options).__name__}")
+    return options
 
 
-def write_flow_method(flow_root, method):
-    path = os.path.join(flow_root, FLOW_METHOD_FILE)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(method)
-    os.replace(tmp, path)
-    return path
+def check_tree_options(root, options):
+    """Raise ValueError unless the tree at root is absent, empty, or was made with exactly `options`: a re-run
+    with other options must not take the old folders as finished."""
+    recorded = read_tree_options(root)
+    path = os.path.join(root, TREE_OPTIONS_FILE)
+    if not recorded:
+        if os.path.isdir(root) and _visible_folders(root):
+            raise ValueError(f"{root}: holds class folders but no {TREE_OPTIONS_FILE} saying which options made them "
+                             f"(an older version or another tool): delete the folder to redo it, or write "
+                             f"{json.dumps(options)} into {path} if these are the options")
+        return
+    for key in sorted(set(recorded) | set(options)):
+        if recorded.get(key) != options.get(key):
+            raise ValueError(f"{root}: made with {key} {recorded.get(key)}, this run asks for {key} "
+                             f"{options.get(key)} (recorded in {path}): use another output folder, or delete this "
+                             "one to redo it")
+
+
+def record_tree_options(root, options):
+    """check_tree_options, then record `options` for the tree (before any of its folders is written)."""
+    check_tree_options(root, options)
+    if not read_tree_options(root):
+        write_json(os.path.join(root, TREE_OPTIONS_FILE), options)
+
+
+def read_flow_method(flow_root):
+    """The flow method a flow tree was made with (its options.json), or None for a tree that records none."""
+    return read_tree_options(flow_root).get("flow_method")
 
 
 def find_video_folders(root):

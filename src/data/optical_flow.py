@@ -13,8 +13,8 @@ import cv2
 
 from .annotations import count_frames
 from .jobs import VideoJob, run_video_jobs
-from .layout import (FLOW_METHOD_FILE, encode_flow, find_video_folders, flow_frame_names, read_flow_method,
-                     rgb_frame_name, write_flow_method)
+from .layout import (encode_flow, find_video_folders, flow_frame_names, read_tree_options, record_tree_options,
+                     rgb_frame_name)
 
 FLOW_JPEG_QUALITY = 95  # with the 8-bit quantisation, stored flow is off by 0.08 px on average (see the benchmark)
 
@@ -93,26 +93,17 @@ def extract_video_flow(frames_dir, out_dir, method="tvl1", quality=FLOW_JPEG_QUA
     return n_frames - 1
 
 
+def flow_options(method, frames):
+    """What a flow tree records it was made with: the method and the options of the frames it was computed from."""
+    return {"flow_method": method, **{f"frames_{key}": value for key, value in frames.items()}}
+
+
 def extract_flow_tree(frames_root, flow_root, method="tvl1", workers=None):
-    """Flow folders for every frame folder of the tree (finished ones are kept); a JobReport of what happened."""
+    """Flow folders for every frame folder of the tree (finished ones are kept); a JobReport of what happened.
+    Raises ValueError when flow_root was made with another method or from other frames."""
     create_flow_method(method)  # an unknown name fails here, once, not in every job
-    record_flow_method(flow_root, method)
     folders, problems = find_video_folders(frames_root)
+    record_tree_options(flow_root, flow_options(method, read_tree_options(frames_root)))
     jobs = [VideoJob(path, os.path.join(flow_root, class_name, os.path.basename(path))) for class_name, path in folders]
     work = functools.partial(extract_video_flow, method=method)
     return run_video_jobs(work, jobs, f"flow ({method})", workers=workers, problems=problems)
-
-
-def record_flow_method(flow_root, method):
-    """Write the tree's flow method (layout.FLOW_METHOD_FILE) before any flow, so that infer.py computes the flow
-    a network trained on this tree saw. A tree made with another method is refused: resuming it with this one
-    would mix two kinds of flow. A tree from before the record existed keeps none: its method is unknown."""
-    recorded = read_flow_method(flow_root)
-    if recorded not in (None, method):
-        raise ValueError(f"{os.path.join(flow_root, FLOW_METHOD_FILE)}: this flow tree was made with '{recorded}'; "
-                         f"resuming it with '{method}' would mix two flow methods (use --flow_method {recorded} "
-                         "or another output folder)")
-    started_without_record = os.path.isdir(flow_root) and any(not n.startswith(".") for n in os.listdir(flow_root))
-    if recorded is None and not started_without_record:
-        os.makedirs(flow_root, exist_ok=True)
-        write_flow_method(flow_root, method)

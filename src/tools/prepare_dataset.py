@@ -6,7 +6,8 @@
 Writes O/frames/<class>/<video>/image_00001.jpg ..., O/flow/<class>/<video>/image_00001x.jpg ...,
 O/annotations/<dataset>_<k>.json for splits k = 1..3, and n_frames in every video folder of both trees: the
 steps of src/tools/extract_frames.py, extract_flow.py, hmdb51_json.py / ucf101_json.py and generate_n_frames.py.
-Re-running resumes: finished videos are kept, interrupted ones redone. Bad input (an unreadable or empty video,
+Re-running resumes: finished videos are kept, interrupted ones redone; a re-run with another --short_side or
+--flow_method is refused (frames/options.json and flow/options.json record what made them). Bad input (an unreadable or empty video,
 a class folder without videos, a one-frame video for flow, a bad split line) never stops the run: every problem
 is listed in the summary at the end, names its file, and makes the exit status 1.
 """
@@ -21,9 +22,10 @@ except ImportError:
 
 from src.data.annotations import (ANNOTATION_BUILDERS, UCF101_CLASS_INDEX, hmdb51_split_files,
                                   read_ucf101_class_index, write_n_frames_tree, write_split_annotations)
-from src.data.frame_extraction import extract_frames_tree
+from src.data.frame_extraction import extract_frames_tree, frame_options
 from src.data.jobs import JobReport
-from src.data.optical_flow import FLOW_METHODS, extract_flow_tree
+from src.data.layout import check_tree_options
+from src.data.optical_flow import FLOW_METHODS, extract_flow_tree, flow_options
 
 SPLITS = (1, 2, 3)
 
@@ -66,6 +68,10 @@ def prepare_dataset(dataset, video_root, split_dir, out_dir, short_side=256, flo
     """Run every step; returns the JobReport of each, in order."""
     check_split_dir(dataset, split_dir)
     frames_root, flow_root = os.path.join(out_dir, "frames"), os.path.join(out_dir, "flow")
+    # Both trees now, so that a flow tree made otherwise is refused before hours of frame decoding.
+    check_tree_options(frames_root, frame_options(short_side))
+    if not skip_flow:
+        check_tree_options(flow_root, flow_options(flow_method, frame_options(short_side)))
     os.makedirs(frames_root, exist_ok=True)  # the later steps report an empty tree rather than crash on none
     reports = [extract_frames_tree(video_root, frames_root, short_side=short_side, workers=workers)]
     if not skip_flow:
