@@ -16,6 +16,7 @@ import preprocess
 from config import parse_config
 from src.deploy import ExportedModel, export_model
 from src.deploy.batch_files import read_manifest
+from src.evaluation.streams import StreamEvaluator
 from src.factory import create_model
 from src.weights import save_checkpoint_atomic
 
@@ -153,7 +154,7 @@ def test_310_route_on_cpu_equals_eval(setup, tmp_path):
     cfg = parse_config(common(setup, "--preprocess_result", str(tmp_path / "preprocess_Result"),
                               "--infer_output_path", str(tmp_path / "infer_310_Result")))
     (program_scores, program_labels), _ = postprocess.stream_scores(cfg, "rgb")
-    evaluator = eval_script.StreamEvaluator(parse_config(common(setup, "--batch_size", "4", "--num_val_samples", "2")),
+    evaluator = StreamEvaluator(parse_config(common(setup, "--batch_size", "4", "--num_val_samples", "2")),
                                             "rgb")
     eval_scores, eval_labels = evaluator.scores(setup["ckpt"])
     assert sorted(program_scores) == sorted(eval_scores) and program_labels == eval_labels
@@ -170,3 +171,30 @@ def test_infer_script_says_what_is_missing(setup, tmp_path):
     assert result.returncode == 2 and "PREPROCESS_RESULT" in result.stderr and "not found" in result.stderr
     result = run_script("run_infer_310.sh", setup["onnx"], "video_json", 0, "depth", cwd=tmp_path)
     assert result.returncode == 2 and "MODE must be rgb or flow" in result.stderr
+
+
+@pytest.mark.slow
+def test_joint_evaluation_of_a_checkpoint_and_a_mindir_in_one_process(setup, tmp_path):
+    """A checkpoint network (C++ convolutions) and a MINDIR (MindSpore's Conv3D) in one eval.py process: the
+    evaluation plans the MINDIR before building networks, so oneDNN stays capped and both run, with the same
+    scores a checkpoint gives."""
+    make_tree(str(tmp_path / "flow"), VIDEOS, mode="flow")
+    ms.set_seed(5)
+    flow_net = create_model("i3d", num_classes=3, mode="flow", dropout_keep_prob=1.0)
+    flow_ckpt = save_checkpoint_atomic({p.name: p for p in flow_net.get_parameters()}, str(tmp_path / "flow.ckpt"))
+    mindir = export_model(flow_net, str(tmp_path / "flow"), "MINDIR", (2, 2, 8, 32, 32))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ONEDNN_", "I3D_ONEDNN"))}  # a fresh process
+
+    def joint(flow_path, result_dir):
+        run = subprocess.run([os.sys.executable, os.path.join(ROOT, "eval.py"),
+                              *common(setup, "--test_mode", "joint", "--rgb_path", setup["ckpt"], "--flow_path",
+                                      flow_path, "--video_path_joint_flow", str(tmp_path / "flow"),
+                                      "--batch_size", "2", "--result_dir", str(result_dir))],
+                             capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=900)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return json.loads((result_dir / "joint_metrics.json").read_text())
+
+    with_mindir, with_ckpt = joint(mindir, tmp_path / "mindir"), joint(flow_ckpt, tmp_path / "ckpt")
+    assert with_mindir["confusion_matrix"] == with_ckpt["confusion_matrix"]
+    assert (tmp_path / "mindir" / "flow_predictions.csv").read_text() == \
+        (tmp_path / "ckpt" / "flow_predictions.csv").read_text()

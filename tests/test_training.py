@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import eval as eval_script
+from src.evaluation.streams import parse_epochs
 import train as train_script
 from config import load_yaml, parse_config, save_config
 from src.evaluation import predict_clips
@@ -272,9 +273,9 @@ def test_multi_checkpoint_evaluation_writes_summary(trees, uninterrupted, tmp_pa
 
 
 def test_parse_epochs():
-    assert eval_script.parse_epochs("3-5,8") == [3, 4, 5, 8]
+    assert parse_epochs("3-5,8") == [3, 4, 5, 8]
     with pytest.raises(ValueError):
-        eval_script.parse_epochs(",")
+        parse_epochs(",")
 
 
 @pytest.mark.slow
