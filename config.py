@@ -90,10 +90,15 @@ OPTION_GROUPS = {
         _opt("num_epochs", int, 32, "epochs in the whole run"),
         _opt("resume", str2bool, False, "continue from the last complete checkpoint in save_dir (weights, "
              "optimizer state, lr position, history)"),
-        _opt("save_dir", str, "./output_standalone", "checkpoints, resolved config, history and plots"),
+        _opt("save_dir", str, "./output_standalone", "checkpoints, resolved config, history and plots; run.json "
+             "lists the files of the run there (only those are pruned or resumed from)"),
+        _opt("overwrite_run", str2bool, False, "start a new run in a save_dir that holds another run: its config, "
+             "history and same-named checkpoints are replaced, its other files kept (never pruned)"),
         _opt("checkpoint_frequency", int, 1, "save a checkpoint every this many epochs (and after the last)"),
         _opt("checkpoints_num_keep", int, 16, "epoch checkpoints kept (the best one is kept besides)"),
         _opt("no_eval", str2bool, False, "skip validation after each epoch"),
+        _opt("progress_every", int, 0, "training steps between progress lines when the output is not a terminal "
+             "(0: about ten per epoch; a terminal shows a progress bar)"),
         _opt("amp_level", str, "O0", "mixed precision level (O0: float32)", ("O0", "O1", "O2", "O3")),
         _opt("loss_scale", float, 1024.0, "fixed loss scale used with amp_level O2/O3"),
         _opt("sink_mode", str2bool, False, "dataset sink mode (Ascend/GPU; CPU runs un-sunk)"),
