@@ -57,7 +57,6 @@ def train(cfg):
                         if name in (CONFIG, *HISTORY_FILES) or checkpoints.is_checkpoint_name(name)]
     if cfg.resume:
         run.resume(written_by_a_run)
-        run.remove_stale_partial_files()
     else:
         run.start(written_by_a_run, overwrite=cfg.overwrite_run)
     resume_from = checkpoints.latest() if cfg.resume else None
@@ -82,8 +81,6 @@ def train(cfg):
     facts = run_facts(cfg, num_classes, len(source.records), steps_per_epoch, group_size)
     if cfg.resume:
         run.check_continues(facts, resume_from, checkpoints.steps_per_epoch(resume_from))
-    else:
-        run.record_facts(facts)
     net = model_from_config(cfg, cfg.mode, num_classes, cfg.checkpoint_path, cfg.finetune_prefixes)
     lr = create_lr_schedule(cfg.lr_schedule, cfg.lr, steps_per_epoch, cfg.num_epochs, **lr_options(cfg))
     loss_scale = 1.0 if cfg.amp_level == "O0" else cfg.loss_scale
@@ -110,6 +107,9 @@ def train(cfg):
         print(f"resumed from {resume_from}: epoch {start_epoch} of {cfg.num_epochs} done")
     elif start_epoch:
         optimizer.global_step.set_data(optimizer.global_step.asnumpy() * 0 + start_epoch * steps_per_epoch)
+    run.record_facts(facts)  # the run is set up: from here on, run.json describes it
+    if cfg.resume:
+        run.remove_stale_partial_files()
     if is_main:
         save_config(cfg, run.claim(os.path.join(cfg.save_dir, CONFIG)))
         print(f"training {cfg.model} ({cfg.mode}, {num_classes} classes) on {len(source.records)} videos "

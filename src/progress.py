@@ -7,6 +7,9 @@ returns). Training (src/training/trainer.py) and evaluation use the same helper:
     with Progress(total=len(batches), desc="epoch 1/4") as progress:
         for batch in batches:
             progress.update(loss=train(batch))
+
+    for clips, labels in track(dataset_iterator, total, "validation"):   # no values to show
+        ...
 """
 import math
 import sys
@@ -69,6 +72,14 @@ class Progress:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+def track(iterable, total, desc, **options):
+    """Yield the items of `iterable`, one step each, with the progress of Progress(total, desc, **options)."""
+    with Progress(total, desc, **options) as progress:
+        for item in iterable:
+            yield item
+            progress.update()
 
 
 def _format(value):

@@ -13,7 +13,7 @@ from mindspore import nn
 
 from src.evaluation.plots import plot_training_history, training_history_figure
 from src.fileio import atomic_output, link_output, stale_partial_files, write_json
-from src.progress import Progress
+from src.progress import Progress, track
 from src.training.checkpoint import CheckpointManager
 from src.training.run_folder import MANIFEST, RunFolder
 from src.weights import save_checkpoint_atomic
@@ -161,6 +161,9 @@ def test_progress_writes_plain_lines_to_a_log_and_a_bar_to_a_terminal():
         for _ in range(95):
             progress.update()
     assert len(default.getvalue().splitlines()) == 10  # every 10 steps and at the end
+    tracked = io.StringIO()
+    assert list(track(iter(range(4)), 4, "validation", stream=tracked)) == [0, 1, 2, 3]
+    assert tracked.getvalue().splitlines()[-1].startswith("validation: step 4/4, ")
     terminal = _Terminal()
     with Progress(3, "epoch 1/2", stream=terminal) as progress:
         for _ in range(3):

@@ -128,6 +128,13 @@ def test_resume_with_another_batch_size_names_what_differs(trees, uninterrupted,
     with pytest.raises(ValueError, match=r"i3d-3_6.ckpt\) has batch_size 2, steps_per_epoch 6; this one has "
                                          r"batch_size 4, steps_per_epoch 3"):
         train_script.main(train_args(trees, tmp_path, "--num_epochs", "4", "--resume", "--batch_size", "4"))
+    assert sorted(os.listdir(tmp_path)) == ["config.yaml", "i3d-3_6.ckpt"]
+    # Without a config.yaml either, the checkpoint itself says it is of another stream; nothing is written.
+    os.remove(tmp_path / "config.yaml")
+    with pytest.raises(ValueError, match=r"i3d-3_6.ckpt: 3 parameters of another shape, e.g. "
+                                         r"Conv3d_1a_7x7.conv.weight \(64, 3, 7, 7, 7\) \(this run: \(64, 2"):
+        train_script.main(train_args(trees, tmp_path, "--num_epochs", "4", "--resume", mode="flow"))
+    assert os.listdir(tmp_path) == ["i3d-3_6.ckpt"]
 
 
 def test_a_fresh_run_refuses_a_folder_holding_another_runs_files(trees, tmp_path):

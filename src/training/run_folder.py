@@ -98,6 +98,7 @@ class RunFolder:
             self._write()
 
     def record_facts(self, facts):
+        """Once the run is set up (resumed state restored): what a later --resume must match."""
         self.data["facts"] = facts
         self._write()
 
@@ -121,8 +122,6 @@ class RunFolder:
             raise ValueError(f"--resume: the run in {self.directory} ({source}) has {was}; this one has {now}: "
                              f"resume with the run's options (--config {os.path.join(self.directory, CONFIG)}) "
                              "or train into another --save_dir")
-        if not self.data.get("facts"):
-            self.record_facts(facts)
 
     def _config_facts(self):
         path = os.path.join(self.directory, CONFIG)
