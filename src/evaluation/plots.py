@@ -32,6 +32,7 @@ def training_history_figure(history, title="training"):
     if steps:
         per_epoch = len(steps) / max(len(epochs), 1)
         loss_ax.plot(np.arange(1, len(steps) + 1) / per_epoch, steps, lw=0.6, alpha=0.5, label="step")
+        loss_ax.set_xlim(left=0)  # epoch 1's steps lie between 0 and 1
     loss_ax.plot(epochs, [row["train_loss"] for row in rows], "o-", label="epoch mean")
     loss_ax.set(ylabel="training loss", title="loss")
     for key, style, label in (("val_top1", "o-", "validation top-1"), ("val_top5", "s--", "validation top-5")):
