@@ -144,21 +144,29 @@ OPTION_GROUPS = {
         _opt("warmup_epochs", NONNEGATIVE_INT, 0, "cosine schedule: linear warm-up epochs"),
         _opt("min_lr", NONNEGATIVE_FLOAT, 0.0, "cosine schedule: final learning rate"),
         _opt("momentum", FRACTION, 0.9, "sgd and rmsprop momentum"),
-        _opt("weight_decay", NONNEGATIVE_FLOAT, 1e-8, "L2 weight decay of convolution and classifier weights (not BN, bias)"),
-        _opt("start_epoch", NONNEGATIVE_INT, 0, "epoch to start at: the lr schedule and data order continue from there"),
+        _opt("weight_decay", NONNEGATIVE_FLOAT, 1e-8, "L2 weight decay of convolution and classifier weights (not "
+             "BN, bias)"),
+        _opt("start_epoch", NONNEGATIVE_INT, 0, "epoch to start at: the lr schedule and data order continue from "
+             "there"),
         _opt("num_epochs", POSITIVE_INT, 32, "epochs in the whole run"),
         _opt("resume", str2bool, False, "continue from the last complete checkpoint in save_dir (weights, "
              "optimizer state, lr position, history)"),
-        _opt("save_dir", str, "./output_standalone", "checkpoints, resolved config, history and plots"),
+        _opt("save_dir", str, "./output_standalone", "checkpoints, resolved config, history and plots; run.json "
+             "lists the files of the run there (only those are pruned or resumed from)"),
+        _opt("overwrite_run", str2bool, False, "start a new run in a save_dir that holds another run: its config, "
+             "history and same-named checkpoints are replaced, its other files kept (never pruned)"),
         _opt("checkpoint_frequency", POSITIVE_INT, 1, "save a checkpoint every this many epochs (and after the last)"),
         _opt("checkpoints_num_keep", POSITIVE_INT, 16, "epoch checkpoints kept (the best one is kept besides)"),
         _opt("no_eval", str2bool, False, "skip validation after each epoch"),
+        _opt("progress_every", NONNEGATIVE_INT, 0, "training steps between progress lines when the output is not a terminal "
+             "(0: about ten per epoch; a terminal shows a progress bar)"),
         _opt("amp_level", str, "O0", "mixed precision level (O0: float32)", ("O0", "O1", "O2", "O3")),
         _opt("loss_scale", _bounded(float, 0.0, low_open=True), 1024.0, "fixed loss scale used with amp_level O2/O3"),
         _opt("sink_mode", str2bool, False, "dataset sink mode (Ascend/GPU; CPU runs un-sunk)"),
         _opt("distributed", str2bool, False, "data-parallel training over the devices of the launcher (msrun or "
              "an HCCL rank table)"),
-        _opt("device_num", NONNEGATIVE_INT, 0, "devices in the job; 0: from the launcher (checked against it when given)"),
+        _opt("device_num", NONNEGATIVE_INT, 0, "devices in the job; 0: from the launcher (checked against it when "
+             "given)"),
     ],
     "evaluation": [
         _opt("test_mode", str, "", "rgb, flow or joint; empty: the --mode stream", ("", "rgb", "flow", "joint")),

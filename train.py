@@ -5,9 +5,11 @@ r"""Train I3D: fine-tune from Kinetics-400 weights (or from scratch) on one stre
         --num_epochs 32 --save_dir output_standalone/hmdb51_rgb [--config my.yaml] [--resume]
 
 Writes to save_dir: config.yaml (the resolved options), <model>-<epoch>_<steps>.ckpt every
-checkpoint_frequency epochs (the newest checkpoints_num_keep kept), <model>-best.ckpt (validation top-1),
-history.json and history.png. Distributed: scripts/run_distribute_train_msrun.sh (msrun: CPU, GPU, Ascend) or
-scripts/run_distribute_train.sh (Ascend rank table).
+checkpoint_frequency epochs (the newest checkpoints_num_keep kept), <model>-best.ckpt (validation top-1; a hard
+link when it is an epoch checkpoint), history.json, history.png and run.json (the run's id, facts and files). A
+save_dir holding another run is refused unless --resume (continue it) or --overwrite_run. Distributed:
+scripts/run_distribute_train_msrun.sh (msrun: CPU, GPU, Ascend) or scripts/run_distribute_train.sh (Ascend
+rank table).
 """
 import logging
 import os
@@ -21,8 +23,10 @@ from src.entry import run_entry
 from src.evaluation import network_predictor, report, video_scores
 from src.factory import (create_lr_schedule, create_optimizer, dataset_from_config, model_from_config,
                          resolve_num_classes, stream_paths)
-from src.training.checkpoint import CheckpointManager
+from src.training.checkpoint import CheckpointManager, read_run_state
+from src.training.history import FILES as HISTORY_FILES
 from src.training.history import TrainingHistory
+from src.training.run_folder import CONFIG, RunFolder, run_facts
 from src.training.trainer import Trainer, build_train_step
 
 
@@ -45,14 +49,22 @@ def train(cfg):
         print("sink_mode: MindSpore runs CPU training un-sunk (it would silently ignore the flag); training "
               "step by step")
 
-    checkpoints = CheckpointManager(cfg.save_dir, prefix=cfg.model, keep=cfg.checkpoints_num_keep, enabled=is_main)
+    # run.json says which files in save_dir are this run's: only those are pruned, replaced or resumed from.
+    run = RunFolder(cfg.save_dir, enabled=is_main)
+    checkpoints = CheckpointManager(cfg.save_dir, prefix=cfg.model, keep=cfg.checkpoints_num_keep, enabled=is_main,
+                                    run=run)
+    written_by_a_run = [name for name in (os.listdir(cfg.save_dir) if os.path.isdir(cfg.save_dir) else [])
+                        if name in (CONFIG, *HISTORY_FILES) or checkpoints.is_checkpoint_name(name)]
+    if cfg.resume:
+        run.resume(written_by_a_run)
+    else:
+        run.start(written_by_a_run, overwrite=cfg.overwrite_run)
     resume_from = checkpoints.latest() if cfg.resume else None
     if cfg.resume and resume_from is None:
         print(f"--resume: no complete checkpoint in {cfg.save_dir} yet; starting at epoch {cfg.start_epoch}")
     # The data of a resumed run starts where the checkpoint ends: read its epoch count before building it.
     start_epoch = cfg.start_epoch
     if resume_from:
-        from src.training.checkpoint import read_run_state
         start_epoch = read_run_state(resume_from)[1]
     if start_epoch >= cfg.num_epochs:
         raise ValueError(f"nothing to train: start epoch {start_epoch} >= num_epochs {cfg.num_epochs}")
@@ -65,9 +77,11 @@ def train(cfg):
     if num_classes != len(source.class_names):
         raise ValueError(f"{annotation_path}: {len(source.class_names)} classes, but the network would have "
                          f"{num_classes} (num_classes / finetune_num_classes)")
-    net = model_from_config(cfg, cfg.mode, num_classes, cfg.checkpoint_path, cfg.finetune_prefixes)
-
     steps_per_epoch = train_data.get_dataset_size() // (cfg.num_epochs - start_epoch)
+    facts = run_facts(cfg, num_classes, len(source.records), steps_per_epoch, group_size)
+    if cfg.resume:
+        run.check_continues(facts, resume_from, checkpoints.steps_per_epoch(resume_from))
+    net = model_from_config(cfg, cfg.mode, num_classes, cfg.checkpoint_path, cfg.finetune_prefixes)
     lr = create_lr_schedule(cfg.lr_schedule, cfg.lr, steps_per_epoch, cfg.num_epochs, **lr_options(cfg))
     loss_scale = 1.0 if cfg.amp_level == "O0" else cfg.loss_scale
     optimizer = create_optimizer(cfg.optimizer, net.trainable_params(), lr, momentum=cfg.momentum,
@@ -83,17 +97,21 @@ def train(cfg):
             scores, labels = video_scores(network_predictor(network), val_data, val_source, desc="validation")
             return report(scores, labels, val_source.class_names)
 
-    history = TrainingHistory(cfg.save_dir, chance=1.0 / num_classes, enabled=is_main)
+    history = TrainingHistory(cfg.save_dir, chance=1.0 / num_classes, enabled=is_main, run=run,
+                              title=f"{cfg.model} {cfg.mode} stream on {cfg.dataset} ({num_classes} classes)")
     trainer = Trainer(net, train_step, checkpoints, history, evaluate=evaluate, is_main=is_main,
-                      sink_mode=sink_mode, rank=rank)
+                      sink_mode=sink_mode, rank=rank, progress_every=cfg.progress_every)
     if resume_from:
         trainer.restore(resume_from)
         history.resume(start_epoch, steps_per_epoch)
         print(f"resumed from {resume_from}: epoch {start_epoch} of {cfg.num_epochs} done")
     elif start_epoch:
         optimizer.global_step.set_data(optimizer.global_step.asnumpy() * 0 + start_epoch * steps_per_epoch)
+    run.record_facts(facts)  # the run is set up: from here on, run.json describes it
+    if cfg.resume:
+        run.remove_stale_partial_files()
     if is_main:
-        save_config(cfg, os.path.join(cfg.save_dir, "config.yaml"))
+        save_config(cfg, run.claim(os.path.join(cfg.save_dir, CONFIG)))
         print(f"training {cfg.model} ({cfg.mode}, {num_classes} classes) on {len(source.records)} videos "
               f"x {cfg.num_epochs - start_epoch} epochs, {steps_per_epoch} steps of {cfg.batch_size} clips"
               + (f" per device on {group_size} devices" if group_size > 1 else "") + f" -> {cfg.save_dir}")

@@ -44,12 +44,14 @@ ANNOTATION="$DATA/prepared/annotations/hmdb51_1.json"
 # 0.9 lets the moving statistics follow the new data within the few steps of a demo.
 CLIPS=(--dataset sample --train_sample_duration 16 --test_sample_duration 16 --spatial_size 112 --batch_size 4
        --num_workers 2 --bn_momentum 0.9 --seed 0)
+# The demo needs the best checkpoint of each stream only: keep one epoch checkpoint (the best is a hard link of
+# it when they coincide), and replace an earlier demo's run in the same folder.
 step "4/7 fine-tune both streams from the Kinetics-400 weights ($EPOCHS epochs each, validation after each)"
 for mode in rgb flow; do
   tree=$([ $mode = rgb ] && echo frames || echo flow)
   "$PY" train.py "${CLIPS[@]}" --mode $mode --video_path "$DATA/prepared/$tree" --annotation_path "$ANNOTATION" \
     --checkpoint_path "$PRETRAINED/${mode}_imagenet.ckpt" --lr 0.0003 --num_epochs "$EPOCHS" \
-    --save_dir "$OUT/train_$mode" 2>>"$LOG"
+    --save_dir "$OUT/train_$mode" --checkpoints_num_keep 1 --overwrite_run 2>>"$LOG"
 done
 
 step "5/7 evaluate rgb, flow and both fused per video (sum of logits) on the validation videos"

@@ -220,7 +220,7 @@ def test_ranks_end_with_identical_parameters(job):
 @pytest.mark.slow
 def test_only_rank_0_writes_the_run_folder(job):
     assert sorted(os.listdir(job.save_dir)) == ["config.yaml", "history.json", "history.png", "i3d-1_3.ckpt",
-                                               "i3d-best.ckpt"]
+                                               "i3d-best.ckpt", "run.json"]
     writes = job.writes()
     writers = sorted(name.rsplit("-", 1)[0] for name in writes)
     assert writers == ["MS_WORKER-rank0"], writes

@@ -3,6 +3,7 @@ checkpoint policy, atomic checkpoints, single / joint / multi-checkpoint evaluat
 import io
 import json
 import os
+import subprocess
 import sys
 
 import mindspore as ms
@@ -42,6 +43,12 @@ def train_args(trees, save_dir, *extra, mode="rgb"):
             "--lr_de_epochs", "1", "--lr_de_rate", "0.5", "--save_dir", str(save_dir), "--seed", "7", *extra]
 
 
+def dead_pid():
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
 def read_params(path):
     return {name: p.asnumpy() for name, p in ms.load_checkpoint(str(path)).items()}
 
@@ -58,13 +65,20 @@ def uninterrupted(trees, tmp_path_factory):
 def test_uninterrupted_run_writes_the_checkpoint_policy_and_history(uninterrupted):
     save_dir, history = uninterrupted
     names = sorted(os.listdir(save_dir))
-    assert names == ["config.yaml", "history.json", "history.png", "i3d-2_6.ckpt", "i3d-3_6.ckpt", "i3d-best.ckpt"]
+    assert names == ["config.yaml", "history.json", "history.png", "i3d-2_6.ckpt", "i3d-3_6.ckpt", "i3d-best.ckpt",
+                     "run.json"]
+    manifest = json.loads((save_dir / "run.json").read_text())
+    assert manifest["files"] == [name for name in names if name != "run.json"]
+    assert manifest["facts"]["steps_per_epoch"] == 6 and manifest["facts"]["batch_size"] == 2
     assert [row["epoch"] for row in history["epochs"]] == [1, 2, 3]
     assert len(history["step_loss"]) == 18
     # step decay every epoch: the lr recorded at the end of each epoch halves
     assert [row["lr"] for row in history["epochs"]] == pytest.approx([1e-3, 5e-4, 2.5e-4])
     best = max(history["epochs"], key=lambda row: row["val_top1"])
     assert int(ms.load_checkpoint(str(save_dir / "i3d-best.ckpt"))["epochs_done"].asnumpy()) == best["epoch"]
+    # the best checkpoint is the epoch checkpoint it was saved with, not a second copy on disk
+    assert (save_dir / "i3d-best.ckpt").stat().st_nlink == 1 + (best["epoch"] >= 2)
+    assert history["title"] == "i3d rgb stream on video_json (3 classes)"
     # the checkpoint carries optimizer state and the dropout's draw counter (6 steps x 3 epochs)
     params = read_params(save_dir / "i3d-3_6.ckpt")
     assert int(params["global_step"].reshape(-1)[0]) == 18 and int(params["dropout.draw_count"][0]) == 18
@@ -82,8 +96,12 @@ def test_resume_after_a_kill_equals_the_uninterrupted_run(trees, uninterrupted, 
     history = json.loads((tmp_path / "history.json").read_text())
     history["epochs"].append({"epoch": 2, "train_loss": 0.0, "lr": 0.0})  # an epoch the kill interrupted
     (tmp_path / "history.json").write_text(json.dumps(history))
-    (tmp_path / ".partial-x.ckpt").write_bytes(b"truncated")              # a killed save's leftover
+    (tmp_path / ".partial-x.ckpt").write_bytes(b"truncated")              # an old-style leftover: kept
+    killed = tmp_path / f".partial-{dead_pid()}-i3d-2_6-abcd.ckpt"          # a killed save's leftover
+    killed.write_bytes(b"truncated")
+    os.utime(killed, (os.path.getmtime(killed) - 60,) * 2)
     resumed = train_script.main(args + ["--resume"]).data
+    assert not killed.exists() and (tmp_path / ".partial-x.ckpt").exists()
     assert resumed["step_loss"] == reference["step_loss"]
     assert [r["val_top1"] for r in resumed["epochs"]] == [r["val_top1"] for r in reference["epochs"]]
     ours, theirs = read_params(tmp_path / "i3d-3_6.ckpt"), read_params(reference_dir / "i3d-3_6.ckpt")
@@ -98,6 +116,50 @@ def test_another_seed_gives_another_loss_curve(trees, uninterrupted, tmp_path):
     history = train_script.main(train_args(trees, tmp_path, "--num_epochs", "1", "--no_eval") + ["--seed", "8"])
     assert history.data["step_loss"] != reference["step_loss"][:6]
     assert "val_top1" not in history.data["epochs"][0]
+
+
+@pytest.mark.slow
+def test_resume_with_another_batch_size_names_what_differs(trees, uninterrupted, tmp_path):
+    """Refused before anything is written: the run folder and a folder from before run.json manifests."""
+    save_dir, _ = uninterrupted
+    before = {name: os.stat(save_dir / name).st_mtime_ns for name in os.listdir(save_dir)}
+    with pytest.raises(ValueError, match=r"run.json\) has batch_size 2, steps_per_epoch 6; this one has batch_size 4, "
+                                         r"steps_per_epoch 3: resume with the run's options"):
+        train_script.main(train_args(trees, save_dir, "--num_epochs", "4", "--resume", "--batch_size", "4"))
+    assert {name: os.stat(save_dir / name).st_mtime_ns for name in os.listdir(save_dir)} == before
+    for name in ("config.yaml", "i3d-3_6.ckpt"):  # an older run folder: config.yaml and checkpoints only
+        os.link(save_dir / name, tmp_path / name)
+    with pytest.raises(ValueError, match=r"i3d-3_6.ckpt\) has batch_size 2, steps_per_epoch 6; this one has "
+                                         r"batch_size 4, steps_per_epoch 3"):
+        train_script.main(train_args(trees, tmp_path, "--num_epochs", "4", "--resume", "--batch_size", "4"))
+    assert sorted(os.listdir(tmp_path)) == ["config.yaml", "i3d-3_6.ckpt"]
+    # Without a config.yaml either, the checkpoint itself says it is of another stream; nothing is written.
+    os.remove(tmp_path / "config.yaml")
+    with pytest.raises(ValueError, match=r"i3d-3_6.ckpt: 3 parameters of another shape, e.g. "
+                                         r"Conv3d_1a_7x7.conv.weight \(64, 3, 7, 7, 7\) \(this run: \(64, 2"):
+        train_script.main(train_args(trees, tmp_path, "--num_epochs", "4", "--resume", mode="flow"))
+    assert os.listdir(tmp_path) == ["i3d-3_6.ckpt"]
+
+
+def test_a_fresh_run_refuses_a_folder_holding_another_runs_files(trees, tmp_path):
+    net = create_model("i3d", num_classes=3, mode="rgb")
+    foreign = save_checkpoint_atomic({p.name: p for p in net.get_parameters()}, str(tmp_path / "i3d-7_100.ckpt"))
+    (tmp_path / "history.json").write_text("{}")
+    with pytest.raises(ValueError, match=rf"^{tmp_path} holds another training run \(history.json, i3d-7_100.ckpt\): "
+                                         "continue it with --resume"):
+        train_script.main(train_args(trees, tmp_path, "--num_epochs", "1", "--checkpoints_num_keep", "1"))
+    assert sorted(os.listdir(tmp_path)) == ["history.json", "i3d-7_100.ckpt"]
+    assert os.path.isfile(foreign)
+
+
+@pytest.mark.slow
+def test_overwrite_run_keeps_and_never_prunes_the_other_runs_checkpoint(trees, tmp_path):
+    net = create_model("i3d", num_classes=3, mode="rgb")
+    save_checkpoint_atomic({p.name: p for p in net.get_parameters()}, str(tmp_path / "i3d-7_100.ckpt"))
+    train_script.main(train_args(trees, tmp_path, "--num_epochs", "1", "--checkpoints_num_keep", "1", "--no_eval",
+                                 "--overwrite_run"))
+    assert sorted(os.listdir(tmp_path)) == ["config.yaml", "history.json", "history.png", "i3d-1_6.ckpt",
+                                            "i3d-7_100.ckpt", "run.json"]
 
 
 def test_resume_refuses_a_checkpoint_without_run_state(trees, tmp_path):

@@ -6,6 +6,7 @@ import mindspore as ms
 import numpy as np
 
 from ..context import require_device
+from ..fileio import publish
 from ..mindspore_log import without_mindspore_log
 from ..models.layers import use_cpu_kernels
 from .runtime import ExportedModel
@@ -77,5 +78,5 @@ def export_model(net, file_name, file_format, input_shape, device_target="CPU", 
             if not error <= tolerance:
                 raise ExportMismatchError(f"{final_path}: the exported {file_format} differs from the network "
                                           f"(relative L2 {error:.2e} > {tolerance:.0e}); nothing was written")
-        os.replace(tmp_path, final_path)
+        publish(tmp_path, final_path)
     return final_path

@@ -7,12 +7,17 @@ from ..evaluation.plots import plot_training_history
 from ..fileio import write_json
 
 
+FILES = ("history.json", "history.png")
+
+
 class TrainingHistory:
-    def __init__(self, directory, chance=None, enabled=True):
-        self.json_path = os.path.join(directory, "history.json")
-        self.png_path = os.path.join(directory, "history.png")
-        self.enabled = enabled
-        self.data = {"chance": chance, "epochs": [], "step_loss": []}
+    """title: what the run trains (model, stream, dataset), shown on the plot; run: the RunFolder that owns
+    the files (None: no manifest)."""
+
+    def __init__(self, directory, chance=None, enabled=True, title="training", run=None):
+        self.json_path, self.png_path = (os.path.join(directory, name) for name in FILES)
+        self.enabled, self.run = enabled, run
+        self.data = {"title": title, "chance": chance, "epochs": [], "step_loss": []}
 
     def resume(self, epochs_done, steps_per_epoch):
         """Keep what the first `epochs_done` epochs recorded (a later, unfinished epoch is forgotten)."""
@@ -26,8 +31,11 @@ class TrainingHistory:
         self.data["epochs"].append(row)
         self.data["step_loss"].extend(step_losses)
         if self.enabled:
+            if self.run is not None:
+                self.run.claim(self.json_path)
+                self.run.claim(self.png_path)
             write_json(self.json_path, self.data)
-            plot_training_history(self.data, self.png_path)
+            plot_training_history(self.data, self.png_path, title=self.data["title"])
 
     def best(self, key="val_top1"):
         rows = [row for row in self.data["epochs"] if row.get(key) is not None]

@@ -7,8 +7,8 @@ import time
 import mindspore as ms
 import numpy as np
 from mindspore import nn
-from tqdm import tqdm
 
+from ..progress import Progress
 from ..weights.convert import save_checkpoint_atomic
 from .checkpoint import read_run_state
 
@@ -45,13 +45,16 @@ class Trainer:
 
     evaluate: callable(net) -> {"top1", "top5", ...} on the validation set, or None for no validation.
     rank: this process's rank in a distributed job (names it in the test hooks above).
+    progress: per-step progress on the main process (src/progress.py: a bar on a terminal, else a line every
+    `progress_every` steps, 0: about ten per epoch).
     """
 
     def __init__(self, net, train_step, checkpoints, history, evaluate=None, is_main=True, sink_mode=False,
-                 progress=True, rank=0):
+                 progress=True, rank=0, progress_every=0):
         self.net, self.train_step = net, train_step
         self.checkpoints, self.history, self.evaluate = checkpoints, history, evaluate
         self.is_main, self.sink_mode, self.progress, self.rank = is_main, sink_mode, progress, rank
+        self.progress_every = progress_every
 
     def state(self):
         """{name: Parameter} of the network and optimizer: everything a resumed run needs."""
@@ -65,6 +68,12 @@ class Trainer:
         if missing:
             raise ValueError(f"{path} does not hold the state of this run ({len(missing)} missing, e.g. "
                              f"{missing[:5]}): resume with the same model, optimizer and finetune_prefixes")
+        misshaped = [f"{name} {tuple(stored[name].shape)} (this run: {tuple(p.shape)})" for name, p in state.items()
+                     if tuple(stored[name].shape) != tuple(p.shape)]
+        if misshaped:
+            raise ValueError(f"{path}: {len(misshaped)} parameters of another shape, e.g. "
+                             + "; ".join(misshaped[:3]) + ": it is a checkpoint of another stream or class count; "
+                             "resume with the mode and num_classes it was trained with")
         ms.load_param_into_net(self.train_step, {k: v for k, v in stored.items() if k in state}, strict_load=True)
         return epochs_done
 
@@ -73,26 +82,30 @@ class Trainer:
         if self.sink_mode:
             return [float(np.asarray(self._sink_step().asnumpy()).reshape(-1)[0])]
         losses = []
-        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{num_epochs}", disable=not (self.progress and self.is_main),
-                   leave=False)
+        progress = Progress(steps, f"epoch {epoch + 1}/{num_epochs}", every=self.progress_every,
+                            enabled=self.progress and self.is_main)
         log_batches = os.environ.get(LOG_BATCHES_ENV) == "1"
         crash = os.environ.get(CRASH_RANK_ENV) == str(self.rank)
-        for step in bar:
-            clips, labels, videos = next(iterator)
-            out = self.train_step(clips, labels)
-            loss = float((out[0] if isinstance(out, tuple) else out).asnumpy())
-            if log_batches:
-                print(f"batch: rank {self.rank} epoch {epoch + 1} step {step + 1} videos "
-                      f"{videos.asnumpy().tolist()} loss {loss!r}", flush=True)
-            if crash:
-                raise RuntimeError(f"{CRASH_RANK_ENV}={self.rank}: rank {self.rank} stops after its first step "
-                                   "(a test of a failed worker)")
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"training loss is {loss} at epoch {epoch + 1}, step {step + 1}: lower "
-                                         "--lr (or use amp_level O0)")
-            losses.append(loss)
-            bar.set_postfix(loss=f"{loss:.3f}")
+        with progress:
+            for step in range(steps):
+                losses.append(self._step(iterator, epoch, step, log_batches, crash))
+                progress.update(loss=losses[-1])
         return losses
+
+    def _step(self, iterator, epoch, step, log_batches, crash):
+        clips, labels, videos = next(iterator)
+        out = self.train_step(clips, labels)
+        loss = float((out[0] if isinstance(out, tuple) else out).asnumpy())
+        if log_batches:
+            print(f"batch: rank {self.rank} epoch {epoch + 1} step {step + 1} videos "
+                  f"{videos.asnumpy().tolist()} loss {loss!r}", flush=True)
+        if crash:
+            raise RuntimeError(f"{CRASH_RANK_ENV}={self.rank}: rank {self.rank} stops after its first step "
+                               "(a test of a failed worker)")
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"training loss is {loss} at epoch {epoch + 1}, step {step + 1}: lower "
+                                     "--lr (or use amp_level O0)")
+        return loss
 
     def fit(self, train_data, start_epoch, num_epochs, lr_per_step, checkpoint_frequency=1, log=print):
         """Epochs start_epoch .. num_epochs - 1 of `train_data` (an EpochSampler dataset spanning exactly them).
@@ -124,10 +137,11 @@ class Trainer:
                 row.update(val_top1=metrics["top1"], val_top5=metrics["top5"],
                            val_mean_class_accuracy=metrics["mean_class_accuracy"])
             if self.is_main:
+                saved = None
                 if done % checkpoint_frequency == 0 or done == num_epochs:
-                    self.checkpoints.save(self.state(), done, steps)
+                    saved = self.checkpoints.save(self.state(), done, steps)
                 if "val_top1" in row and (best is None or row["val_top1"] > best["val_top1"]):
-                    self.checkpoints.save_best(self.state(), done)
+                    self.checkpoints.save_best(self.state(), done, same_as=saved)
                     best = row
                 self.history.add_epoch(row, losses)
                 val = (f", validation top-1 {row['val_top1']:.3f} top-5 {row['val_top5']:.3f}"
