@@ -3,12 +3,11 @@ checkpoints), validation during training, ONNX evaluation and 310 post-processin
 import csv
 import io
 import os
-import sys
 
 import numpy as np
-from tqdm import tqdm
 
 from ..fileio import write_json, write_text
+from ..progress import track
 from .metrics import classification_report, fuse_clip_scores, fuse_two_stream
 from .plots import plot_confusion_matrix
 
@@ -20,33 +19,13 @@ def network_predictor(net):
     return lambda clips: net(ms.Tensor(clips)).asnumpy()
 
 
-PROGRESS_LINE_EVERY = 20  # batches between progress lines when stderr is a file, not a terminal
-
-
-def with_progress(batches, total, desc, enabled=True):
-    """`batches`, reporting progress on stderr: on a terminal a tqdm bar, erased when done, so that what is printed
-    next starts on a clean line; in a log file plain lines (a bar's carriage returns would glue the next output
-    to it), every PROGRESS_LINE_EVERY batches and at the end."""
-    if not enabled:
-        yield from batches
-    elif sys.stderr.isatty():
-        with tqdm(batches, total=total, desc=desc, leave=False) as bar:
-            yield from bar
-    else:
-        done = 0
-        for batch in batches:
-            yield batch
-            done += 1
-            if done % PROGRESS_LINE_EVERY == 0 or done == total:
-                print(f"{desc}: {done}/{total} batches", file=sys.stderr, flush=True)
-
-
 def predict_clips(predict, dataset, desc="evaluating", progress=True):
     """Run `predict` (numpy clips -> numpy logits) over every batch of an evaluation dataset: (clip scores,
     labels, video indices). Exported models with a fixed batch pad short batches themselves (ExportedModel)."""
     scores, labels, videos = [], [], []
     batches = dataset.create_tuple_iterator(num_epochs=1, output_numpy=True)
-    for clip, label, video in with_progress(batches, dataset.get_dataset_size(), desc, progress):
+    # the shared progress (src/progress.py): a bar on a terminal, erased when done; plain lines in a log
+    for clip, label, video in track(batches, dataset.get_dataset_size(), desc, enabled=progress):
         scores.append(np.asarray(predict(clip)))
         labels.append(label)
         videos.append(video)
