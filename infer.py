@@ -20,7 +20,7 @@ a printed line says which of them differ from training.
 import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
 from config import explicit_options, parse_config, training_runs
 from src.context import init_context
-from src.factory import apply_training_settings, model_from_config, resolve_num_classes
+from src.factory import apply_training_settings, model_from_config, model_normalization, resolve_num_classes
 from src.fileio import write_json
 from src.entry import run_entry
 from src.inference import (DEFAULT_SHORT_SIDE, check_video, class_names_for, classify_videos, format_predictions,
@@ -61,7 +61,8 @@ def main(argv=None):
     short_side = cfg.short_side or DEFAULT_SHORT_SIDE
     records = classify_videos(cfg.video, networks, clip_len=cfg.sample_duration, spatial_size=cfg.spatial_size,
                               num_clips=cfg.num_val_samples, short_side=short_side, flow_method=cfg.flow_method,
-                              fusion=cfg.fusion, weights=(cfg.rgb_weight, cfg.flow_weight), progress=True)
+                              fusion=cfg.fusion, weights=(cfg.rgb_weight, cfg.flow_weight), progress=True,
+                              normalization=model_normalization(cfg.model))
     print(f"{cfg.num_val_samples} clip(s) of {cfg.sample_duration} frames per video, shorter side {short_side}, "
           f"centre crop {cfg.spatial_size}; class names: {names_from or 'none given (class indices)'}")
     print(format_predictions(records, class_names, TOP_K, cfg.fusion))

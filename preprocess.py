@@ -8,16 +8,16 @@ from postprocess.py equals eval.py's on the same model. Layout (src/deploy/batch
 preprocess_Result/data/<dataset>/<mode>/*.bin, preprocess_Result/label/<dataset>/<mode>/ (labels, manifest).
 """
 import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
-from config import parse_config
+from config import explicit_options, parse_config
 from src.context import set_global_seed
 from src.deploy.batch_files import write_clip_batches
 from src.entry import run_entry
-from src.factory import dataset_from_config, stream_paths
+from src.factory import apply_model_input, dataset_from_config, stream_paths
 from tqdm import tqdm
 
 
 def main(argv=None):
-    cfg = parse_config(argv, description=__doc__, script="preprocess")
+    cfg = apply_model_input(parse_config(argv, description=__doc__, script="preprocess"), explicit_options(argv))
     set_global_seed(cfg.seed)
     video_path, annotation_path = stream_paths(cfg, cfg.mode)
     data, source = dataset_from_config(cfg, "validation", cfg.mode, video_path, annotation_path)

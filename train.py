@@ -15,14 +15,14 @@ import logging
 import os
 
 import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
-from config import parse_config, save_config
+from config import explicit_options, parse_config, save_config
 from mindspore import nn
 from src.cloud import openi_job
 from src.context import init_context, init_distributed, launcher_device_id, set_global_seed
 from src.entry import run_entry
 from src.evaluation import network_predictor, report, video_scores
-from src.factory import (create_lr_schedule, create_optimizer, dataset_from_config, model_from_config,
-                         resolve_num_classes, stream_paths)
+from src.factory import (apply_model_input, create_lr_schedule, create_optimizer, dataset_from_config,
+                         model_from_config, resolve_num_classes, stream_paths)
 from src.training.checkpoint import CheckpointManager, read_run_state
 from src.training.history import FILES as HISTORY_FILES
 from src.training.history import TrainingHistory
@@ -125,7 +125,7 @@ def train(cfg):
 
 def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    cfg = parse_config(argv, description=__doc__, script="train")
+    cfg = apply_model_input(parse_config(argv, description=__doc__, script="train"), explicit_options(argv))
     with openi_job(cfg) as cfg:
         return train(cfg)
 

@@ -114,8 +114,8 @@ class VideoClipDataset:
 
     Item i is clip i % clips_per_video of video i // clips_per_video. `temporal` maps (n_frames, rng,
     clip_index) to 0-based frame offsets; `spatial` maps a uint8 (T, H, W, C) clip and the rng to a
-    cropped one; the result is float32 (C, T, H, W) in [-1, 1] (or uint8 (C, T, H, W) without
-    `output_float`).
+    cropped one; the result is float32 (C, T, H, W), scaled (or uint8 (C, T, H, W) without
+    `output_float`); `normalization` (src/data/normalization.py) is the model's input scaling, default I3D's.
 
     What can be checked before a worker reads a clip is checked when the dataset is built: every video's frames
     against its n_frames (a listdir per video), and the spatial transform against the size of each video's first
@@ -127,7 +127,7 @@ class VideoClipDataset:
     """
 
     def __init__(self, root, annotation_path, subset, mode, temporal, spatial, clips_per_video=1, seed=None,
-                 check_counts=True, output_float=True):
+                 check_counts=True, output_float=True, normalization=None):
         if mode not in LOADERS:
             raise ValueError(f"mode must be one of {sorted(LOADERS)}, got '{mode}'")
         self.records, self.class_names = load_video_records(root, annotation_path, subset, mode)
@@ -135,7 +135,7 @@ class VideoClipDataset:
         self.clips_per_video = clips_per_video
         self.seed = seed
         self.check_counts = check_counts
-        self.output_float = output_float
+        self.output_float, self.normalization = output_float, normalization
         self._check_spatial()
 
     def _check_spatial(self):
@@ -182,7 +182,8 @@ class VideoClipDataset:
             raise ClipSourceError(f"[{_MARK}] {error} [/{_MARK}]") from None
         # uint8 rows are 4x smaller to pass between worker processes; create_dataset then normalises batches
         # in C++. output_float gives the model input directly instead.
-        clip = to_model_input(clip) if self.output_float else np.ascontiguousarray(np.moveaxis(clip, 3, 0))
+        clip = (to_model_input(clip, self.normalization) if self.output_float
+                else np.ascontiguousarray(np.moveaxis(clip, 3, 0)))
         # numpy arrays, never Python scalars: MindSpore's GeneratorDataset rejects scalar rows under numpy 2.
         video = item // self.clips_per_video
         return clip, np.array(self.records[video].label, np.int32), np.array(video, np.int32)

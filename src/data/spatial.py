@@ -115,9 +115,8 @@ class RandomHorizontalFlip:
         return clip
 
 
-def to_model_input(clip):
-    """uint8 (T, H, W, C) -> float32 (C, T, H, W) in [-1, 1], the range the Kinetics weights were trained on."""
-    out = np.empty((clip.shape[3],) + clip.shape[:3], np.float32)
-    np.divide(np.moveaxis(clip, 3, 0), 127.5, out=out, casting="unsafe")
-    out -= 1.0
-    return out
+def to_model_input(clip, normalization=None):
+    """uint8 (T, H, W, C) -> float32 (C, T, H, W), scaled by `normalization` (src/data/normalization.py; default
+    I3D's [-1, 1], the range DeepMind's Kinetics weights were trained on), for as many channels as the clip has."""
+    from .normalization import I3D_SCALING
+    return (normalization or I3D_SCALING).for_channels(clip.shape[3]).to_model_input(clip)

@@ -5,6 +5,8 @@ import mindspore as ms
 import mindspore.dataset as ds
 from mindspore.dataset import transforms, vision
 
+from ..data.normalization import I3D_SCALING
+from .model_factory import MODE_CHANNELS
 from ..data.dataset import ClipSourceError, EpochSampler, VideoClipDataset, clip_source_message
 from ..data.sample_dataset import SAMPLE_CLASSES
 from ..data.spatial import CenterCrop, Compose, MultiScaleCrop, RandomCrop, RandomHorizontalFlip, ResizeShortSide
@@ -44,15 +46,16 @@ def create_temporal_sampler(subset, clip_len, num_clips=1):
 def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spatial_size=224, batch_size=1,
                    num_val_samples=1, short_side=None, multiscale=False, num_workers=1, num_shards=1,
                    shard_id=0, seed=None, shuffle=None, drop_remainder=None, start_epoch=0, num_epochs=1,
-                   normalize_late=True):
+                   normalize_late=True, normalization=None):
     """Returns (batched mindspore dataset with columns clip/label/video_index, VideoClipDataset source).
 
     Training shuffles and drops the last incomplete batch; evaluation keeps every clip, in order, with
     `num_val_samples` clips per video (fuse scores per video by the video_index column).
     The dataset holds epochs start_epoch .. start_epoch + num_epochs - 1 back to back (see EpochSampler),
     each of the same number of batches in training: iterate it once, `num_epochs=1`, and count steps.
-    normalize_late: workers pass uint8 clips and whole batches are scaled to [-1, 1] in C++ (about twice the
-    throughput of converting each clip to float32 in Python: benchmarks/data_pipeline.py).
+    normalization: the model's input scaling (src/data/normalization.py; default I3D's [-1, 1]).
+    normalize_late: workers pass uint8 clips and whole batches are scaled (about twice the throughput of
+    converting each clip to float32 in Python: benchmarks/data_pipeline.py).
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset '{name}'; known: {sorted(DATASETS)}")
@@ -62,7 +65,7 @@ def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spati
                               create_transforms(subset, mode, spatial_size, short_side, multiscale,
                                                 DATASETS[name]["horizontal_flip"]),
                               clips_per_video=1 if training else num_val_samples, seed=seed,
-                              output_float=not normalize_late)
+                              output_float=not normalize_late, normalization=normalization)
     _check_classes(name, annotation_path, source.class_names)
     drop_remainder = training if drop_remainder is None else drop_remainder
     sampler = EpochSampler(len(source), shuffle=training if shuffle is None else shuffle, seed=seed,
@@ -72,12 +75,19 @@ def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spati
                                   python_multiprocessing=num_workers > 1)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     if normalize_late:
-        # (x - 127.5) / 127.5: centring first is exact for integers, so 255 maps to 1.0, not 1.0000001.
-        dataset = dataset.map([transforms.TypeCast(ms.float32), vision.Rescale(1.0, -127.5),
-                               vision.Rescale(1.0 / 127.5, 0.0)],
+        dataset = dataset.map(batch_scaling((normalization or I3D_SCALING).for_channels(MODE_CHANNELS[mode])),
                               input_columns="clip", num_parallel_workers=max(num_workers, 1))
     _report_source_errors(dataset)
     return dataset, source
+
+
+def batch_scaling(normalization):
+    """The dataset operations that scale uint8 batches (N, C, T, H, W) as `normalization.apply` does: two C++
+    rescales where every channel shares its mean and std (I3D), else the numpy definition itself per batch."""
+    if normalization.uniform:
+        offset, scale = float(normalization.offset[0]), float(normalization.scale[0])
+        return [transforms.TypeCast(ms.float32), vision.Rescale(1.0, -offset), vision.Rescale(1.0 / scale, 0.0)]
+    return [lambda batch: normalization.apply(batch, channel_axis=1)]
 
 
 def _check_classes(name, annotation_path, class_names):

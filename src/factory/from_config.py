@@ -37,15 +37,47 @@ def stream_paths(cfg, mode, joint=False):
     return video_path, annotation_path
 
 
+def model_normalization(model):
+    """The input scaling of a registered model (its default_cfg input mean and std)."""
+    from ..data.normalization import Normalization
+    from ..models import default_cfg
+    contract = default_cfg(model)["input"]
+    return Normalization(tuple(contract["mean"]), tuple(contract["std"]))
+
+
+# The clip options a model's input contract gives (default_cfg "input" key -> options).
+MODEL_INPUT_OPTIONS = {"clip_len": ("train_sample_duration", "test_sample_duration", "sample_duration"),
+                       "crop_size": ("spatial_size",), "short_side": ("short_side",)}
+
+
+def apply_model_input(cfg, explicit, report=print):
+    """`cfg` with the clip options of its model's input contract (a 3D-ResNet's 16 x 112 x 112 clips, I3D's 64 x
+    224 x 224), except the options in `explicit` (the command line, --config: config.explicit_options). Comes
+    before a training run's own record (apply_training_settings), which comes before the command line."""
+    from ..models import default_cfg
+    contract = default_cfg(cfg.model)["input"]
+    cfg, changed = argparse.Namespace(**vars(cfg)), []
+    for key, options in MODEL_INPUT_OPTIONS.items():
+        for option in options:
+            if option not in explicit and getattr(cfg, option) != contract[key]:
+                setattr(cfg, option, contract[key])
+                changed.append(f"{option} {contract[key]}")
+    if changed:
+        report(f"{cfg.model}'s input: " + ", ".join(changed))
+    return cfg
+
+
 def dataset_from_config(cfg, subset, mode, video_path, annotation_path, num_shards=1, shard_id=0,
                         start_epoch=0, num_epochs=1):
+    """The dataset of a stream, clipped and scaled as cfg.model takes its input."""
     training = subset == "training"
     return create_dataset(cfg.dataset, video_path, annotation_path, subset, mode,
                           clip_len=cfg.train_sample_duration if training else cfg.test_sample_duration,
                           spatial_size=cfg.spatial_size, batch_size=cfg.batch_size,
                           num_val_samples=cfg.num_val_samples, short_side=cfg.short_side or None,
                           multiscale=cfg.multiscale_crop, num_workers=cfg.num_workers, num_shards=num_shards,
-                          shard_id=shard_id, seed=cfg.seed, start_epoch=start_epoch, num_epochs=num_epochs)
+                          shard_id=shard_id, seed=cfg.seed, start_epoch=start_epoch, num_epochs=num_epochs,
+                          normalization=model_normalization(cfg.model))
 
 
 def model_from_config(cfg, mode, num_classes, checkpoint_path=None, trainable_prefixes=None, inference=False):
@@ -113,6 +145,7 @@ def apply_training_settings(cfg, runs, explicit, options, short_side_as_number=F
     disagree on a setting nobody overrides are an error: one clip cannot match both. `report` gets a line for
     what was taken, one for what differs from training, and one per setting that could not be known.
     """
+    cfg = apply_model_input(cfg, explicit, report)
     cfg, taken, differ, notes = argparse.Namespace(**vars(cfg)), {}, [], []
     trained = {}  # setting -> {value: [config paths]}
     for run in runs:

@@ -86,14 +86,14 @@ class VideoClips:
 
     clip(i), i < num_clips: uint8 (T, h, w, C) made as VideoClipDataset.load_clip makes evaluation clip i of a
     video (temporal offsets, frames at those offsets, evaluation transform); model_input(i): float32
-    (C, T, h, w) in [-1, 1]. `frames` come from decode_video.
+    (C, T, h, w), scaled by `normalization` (the model's; default I3D's [-1, 1]). `frames` come from decode_video.
     """
 
     def __init__(self, frames, mode, clip_len, spatial_size, num_clips=1, short_side=DEFAULT_SHORT_SIDE,
-                 flow_method="tvl1", source="video", progress=False):
+                 flow_method="tvl1", source="video", progress=False, normalization=None):
         if mode not in ("rgb", "flow"):
             raise ValueError(f"mode must be 'rgb' or 'flow', got '{mode}'")
-        self.mode, self.num_clips = mode, num_clips
+        self.mode, self.num_clips, self.normalization = mode, num_clips, normalization
         self.temporal = create_temporal_sampler("validation", clip_len, num_clips)
         self.spatial = create_transforms("validation", mode, spatial_size, short_side or None)
         self.frames = frames if mode == "rgb" else FlowFrames(frames, flow_method, source)
@@ -118,4 +118,4 @@ class VideoClips:
         return self.spatial(self.frames[self.offsets(clip_index)], None)
 
     def model_input(self, clip_index):
-        return to_model_input(self.clip(clip_index))
+        return to_model_input(self.clip(clip_index), self.normalization)

@@ -113,6 +113,10 @@ class I3D(nn.Cell):
     "first_conv": "Conv3d_1a_7x7.conv",
     "classifier": f"{CLASSIFIER}.conv",
     "weight_format": "i3d",
+    # DeepMind's: values in [-1, 1] (mean 0.5, std 0.5 on [0, 1]), 64 consecutive frames, 224 x 224 crops of
+    # frames stored at shorter side 256 (prepare_dataset's default).
+    "input": {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "clip_len": 64, "crop_size": 224, "short_side": 0,
+              "sampler": "dense"},
     "pretrained": {"rgb": "rgb_imagenet.ckpt", "flow": "flow_imagenet.ckpt"},
 })
 def i3d(num_classes=400, in_channels=3, dropout_keep_prob=0.5, bn_momentum=0.99, bn_eps=1e-3):

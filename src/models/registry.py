@@ -6,9 +6,15 @@ an `nn.Cell`. Its default configuration (`default_cfg`) says what the rest of th
   `.weight` / `.bias`, so head replacement, freezing, cross-modality initialisation and reading a checkpoint's
   class count work the same for a convolution head and a Dense one (create_model checks both name parameters);
 - `weight_format`: the family of foreign checkpoint formats it converts from (src/weights/formats.py);
-- `num_classes`: the class count of its reference weights.
+- `num_classes`: the class count of its reference weights;
+- `input`: the input contract of its reference implementation: `mean`, `std` (on values in [0, 1]; see
+  src/data/normalization.py), `clip_len` (frames), `crop_size`, `short_side` (frames resized to it before
+  cropping, 0: as stored) and `sampler` (which frames: "dense", a window of consecutive frames). They are the
+  defaults of the clip options for this model (src/factory/from_config.py apply_model_input).
 """
-REQUIRED_CFG_KEYS = ("num_classes", "first_conv", "classifier", "weight_format")
+REQUIRED_CFG_KEYS = ("num_classes", "first_conv", "classifier", "weight_format", "input")
+INPUT_KEYS = ("mean", "std", "clip_len", "crop_size", "short_side", "sampler")
+SAMPLERS = ("dense",)
 
 _model_entrypoints = {}
 _default_cfgs = {}
@@ -23,6 +29,11 @@ def register_model(fn=None, *, default_cfg=None):
         missing = [key for key in REQUIRED_CFG_KEYS if key not in (default_cfg or {})]
         if missing:
             raise ValueError(f"model '{name}': default_cfg lacks {missing} (needed: {list(REQUIRED_CFG_KEYS)})")
+        contract = default_cfg["input"]
+        missing = [key for key in INPUT_KEYS if key not in contract]
+        if missing or contract["sampler"] not in SAMPLERS:
+            raise ValueError(f"model '{name}': default_cfg input needs {list(INPUT_KEYS)} (lacks {missing}), "
+                             f"sampler one of {SAMPLERS}")
         _model_entrypoints[name] = constructor
         _default_cfgs[name] = dict(default_cfg or {})
         return constructor

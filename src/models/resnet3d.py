@@ -188,10 +188,10 @@ def _default_cfg(depth):
         "first_conv": "conv1",
         "classifier": CLASSIFIER,
         "weight_format": "resnet3d",
-        # kenshohara's input contract (mean.py, opts.py): values in [0, 1], Kinetics mean and std.
-        "value_range": (0.0, 1.0),
-        "mean": (0.4345, 0.4051, 0.3775),
-        "std": (0.2768, 0.2713, 0.2737),
+        # kenshohara's input contract (mean.py, opts.py, main.py): [0, 1] values normalised by the Kinetics mean and
+        # std, 16 consecutive frames, frames resized to shorter side 112 then cropped to 112 x 112.
+        "input": {"mean": (0.4345, 0.4051, 0.3775), "std": (0.2768, 0.2713, 0.2737), "clip_len": 16,
+                  "crop_size": 112, "short_side": 112, "sampler": "dense"},
     }
     if depth != 10:  # kenshohara released no 200-epoch R10
         cfg["pretrained"] = {"rgb": f"r3d{depth}_K_200ep.ckpt"}

@@ -1,0 +1,60 @@
+"""The one definition of a network's input scaling: uint8 pixel values -> float32 model input.
+
+A model's default_cfg (`input`: mean, std) states it on values in [0, 1], as torchvision and kenshohara's
+mean.py do: I3D's [-1, 1] is mean 0.5, std 0.5 (x / 127.5 - 1, the range DeepMind trained on); kenshohara's
+3D-ResNet uses the Kinetics mean (0.4345, 0.4051, 0.3775) and std (0.2768, 0.2713, 0.2737). A 2-channel flow input
+takes the first two values of each, as kenshohara's opts do. Everything that feeds a network (datasets,
+preprocess.py for the 310 route, infer.py, the parity report) scales through this class.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Normalization:
+    mean: tuple  # per channel, on values in [0, 1]
+    std: tuple
+
+    def __post_init__(self):
+        if len(self.mean) != len(self.std) or not self.mean:
+            raise ValueError(f"normalisation needs one mean and one std per channel, got {self.mean} and {self.std}")
+        if min(self.std) <= 0:
+            raise ValueError(f"normalisation std must be positive, got {self.std}")
+
+    def for_channels(self, channels):
+        """The scaling of a `channels`-channel input: the first `channels` values (flow: x, y)."""
+        if channels > len(self.mean):
+            raise ValueError(f"normalisation has {len(self.mean)} channels, the input {channels}")
+        return Normalization(tuple(self.mean[:channels]), tuple(self.std[:channels]))
+
+    @property
+    def uniform(self):
+        """One mean and one std for every channel (then a batch is scaled by two scalar operations)."""
+        return len(set(self.mean)) == 1 and len(set(self.std)) == 1
+
+    @property
+    def offset(self):
+        """The mean in uint8 units (I3D: 127.5)."""
+        return np.float32(255.0) * np.asarray(self.mean, np.float32)
+
+    @property
+    def scale(self):
+        """The std in uint8 units (I3D: 127.5)."""
+        return np.float32(255.0) * np.asarray(self.std, np.float32)
+
+    def apply(self, values, channel_axis):
+        """uint8 (or float) values with channels on `channel_axis` -> float32 (x - offset) / scale. Centring first
+        is exact for integers: I3D maps 255 to 1.0, not 1.0000001."""
+        shape = [1] * np.ndim(values)
+        shape[channel_axis] = len(self.mean)
+        out = np.asarray(values, np.float32) - self.offset.reshape(shape)
+        out /= self.scale.reshape(shape)
+        return out
+
+    def to_model_input(self, clip):
+        """uint8 (T, H, W, C) -> float32 (C, T, H, W), scaled."""
+        return self.apply(np.moveaxis(clip, 3, 0), channel_axis=0)
+
+
+I3D_SCALING = Normalization(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))  # [-1, 1]

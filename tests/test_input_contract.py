@@ -1,0 +1,86 @@
+"""Each model's input contract (default_cfg "input"): one definition of the scaling, the clip options it gives,
+and the same values from every path that feeds a network (dataset workers, batch scaling, inference clips)."""
+import numpy as np
+import pytest
+
+from config import parse_config
+from src.data.normalization import I3D_SCALING, Normalization
+from src.data.spatial import to_model_input
+from src.factory import apply_model_input, create_dataset, model_normalization
+from src.inference.video_clips import VideoClips
+from src.models import default_cfg, list_models, register_model
+
+from clip_trees import make_tree, write_annotation
+from test_training import LABELS, SUBSETS, VIDEOS
+
+KENSHOHARA = Normalization((0.4345, 0.4051, 0.3775), (0.2768, 0.2713, 0.2737))
+
+
+def test_i3d_scaling_is_deepminds_minus_one_to_one():
+    values = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1).repeat(3, axis=3)
+    out = to_model_input(values)
+    np.testing.assert_allclose(out, values.transpose(3, 0, 1, 2) / 127.5 - 1.0, atol=1e-6)
+    assert out.min() == -1.0 and out.max() == 1.0 and out.dtype == np.float32
+
+
+def test_per_channel_scaling_and_flow_takes_the_first_two_values():
+    clip = np.random.default_rng(0).integers(0, 256, (2, 4, 5, 3), dtype=np.uint8)
+    out = KENSHOHARA.to_model_input(clip)
+    for c in range(3):
+        np.testing.assert_allclose(out[c], (clip[..., c] / 255.0 - KENSHOHARA.mean[c]) / KENSHOHARA.std[c], rtol=1e-5)
+    flow = to_model_input(clip[..., :2], KENSHOHARA)  # kenshohara's opts keep mean[:2], std[:2] for flow
+    np.testing.assert_array_equal(flow, out[:2])
+    with pytest.raises(ValueError, match="3 channels, the input 4"):
+        KENSHOHARA.for_channels(4)
+
+
+def test_every_model_states_its_contract_and_the_3d_resnet_is_kenshoharas():
+    for name in list_models():
+        assert model_normalization(name).mean  # a Normalization builds from every contract
+    assert model_normalization("i3d") == I3D_SCALING
+    assert model_normalization("resnet3d_50") == KENSHOHARA
+    contract = default_cfg("resnet3d_18")["input"]
+    assert (contract["clip_len"], contract["crop_size"], contract["short_side"]) == (16, 112, 112)
+
+
+def test_registration_needs_an_input_contract():
+    cfg = {"num_classes": 2, "first_conv": "c", "classifier": "fc", "weight_format": "i3d"}
+    with pytest.raises(ValueError, match=r"default_cfg lacks \['input'\]"):
+        register_model(lambda **kw: None, default_cfg=cfg)
+    with pytest.raises(ValueError, match="sampler one of"):
+        register_model(lambda **kw: None, default_cfg={**cfg, "input": {**default_cfg("i3d")["input"],
+                                                                          "sampler": "random"}})
+
+
+def test_clip_options_come_from_the_model_unless_given(capsys):
+    cfg = apply_model_input(parse_config(["--model", "resnet3d_18"]), explicit=set())
+    assert (cfg.train_sample_duration, cfg.test_sample_duration, cfg.sample_duration) == (16, 16, 16)
+    assert (cfg.spatial_size, cfg.short_side) == (112, 112)
+    assert "resnet3d_18's input: train_sample_duration 16" in capsys.readouterr().out
+    given = apply_model_input(parse_config(["--model", "resnet3d_18", "--spatial_size", "96"]), {"spatial_size"})
+    assert given.spatial_size == 96 and given.test_sample_duration == 16
+    i3d = parse_config([])
+    assert vars(apply_model_input(i3d, set())) == vars(i3d)  # I3D's contract is the options' defaults
+
+
+@pytest.mark.parametrize("mode", ["rgb", "flow"])
+def test_batch_scaling_equals_the_per_clip_definition(tmp_path, mode):
+    """Late (batch) scaling and per-clip scaling give the same model input for a per-channel contract."""
+    make_tree(str(tmp_path / mode), VIDEOS, mode=mode)
+    annotation = write_annotation(tmp_path / "ann.json", VIDEOS, SUBSETS, LABELS)
+    batches = {}
+    for late in (True, False):
+        data, _ = create_dataset("video_json", str(tmp_path / mode), annotation, "validation", mode, clip_len=4,
+                                 spatial_size=24, batch_size=3, normalize_late=late, normalization=KENSHOHARA)
+        batches[late] = np.concatenate([b[0] for b in data.create_tuple_iterator(num_epochs=1, output_numpy=True)])
+    np.testing.assert_allclose(batches[True], batches[False], rtol=1e-6, atol=1e-6)
+    i3d, _ = create_dataset("video_json", str(tmp_path / mode), annotation, "validation", mode, clip_len=4,
+                            spatial_size=24, batch_size=3)
+    first = next(i3d.create_tuple_iterator(num_epochs=1, output_numpy=True))[0]
+    assert first.min() >= -1.0 and not np.allclose(first, batches[True][:3])  # another scaling, really applied
+
+
+def test_inference_clips_use_the_models_scaling():
+    frames = np.random.default_rng(1).integers(0, 256, (12, 40, 48, 3), dtype=np.uint8)
+    clips = VideoClips(frames, "rgb", 8, 32, normalization=KENSHOHARA, short_side=40)
+    np.testing.assert_array_equal(clips.model_input(0), KENSHOHARA.to_model_input(clips.clip(0)))
