@@ -126,19 +126,26 @@ OPTION_GROUPS = {
     "clip": [
         _opt("train_sample_duration", POSITIVE_INT, 64, "frames per training clip"),
         _opt("test_sample_duration", POSITIVE_INT, 64, "frames per evaluation clip"),
+        _opt("clip_fusion", str, "logits", "a video's score from its clips: the mean of logits (DeepMind) or of "
+             "softmax probabilities (kenshohara)", ("logits", "softmax")),
         _opt("num_val_samples", POSITIVE_INT, 1, "evaluation clips per video, evenly spaced, scores averaged per "
              "video"),
         _opt("spatial_size", POSITIVE_INT, 224, "crop height and width"),
         _opt("short_side", NONNEGATIVE_INT, 0, "resize frames to this shorter side before cropping; 0: as "
              "stored (infer.py: 256, the size prepare_dataset stores)"),
-        _opt("multiscale_crop", str2bool, False, "training: multi-scale corner crops (TSN) instead of a random crop"),
+        _opt("train_crop", str, "random", "training crop: random (a window), multiscale (TSN corner crops), "
+             "random_resized (RandomResizedCrop, area 0.25-1, ratio 3/4-4/3: kenshohara)",
+             ("random", "multiscale", "random_resized")),
+        _opt("multiscale_crop", str2bool, False, "upstream name of --train_crop multiscale"),
         _opt("sample_duration", POSITIVE_INT, 64, "export and inference: frames per clip"),
     ],
     "training": [
         _opt("optimizer", _lower, "adam", "optimizer", ("adam", "sgd", "rmsprop")),
         _opt("lr", NONNEGATIVE_FLOAT, 0.001, "base learning rate (per step schedule)"),
-        _opt("lr_schedule", str, "step", "step: lr x lr_de_rate every lr_de_epochs (upstream); cosine: to min_lr",
-             ("step", "cosine")),
+        _opt("lr_schedule", str, "step", "step: lr x lr_de_rate every lr_de_epochs (upstream); multistep: lr x "
+             "lr_de_rate at each of lr_milestones (kenshohara); cosine: to min_lr", ("step", "multistep", "cosine")),
+        _opt("lr_milestones", POSITIVE_INT, [50, 100, 150], "multistep schedule: epochs at which the lr decays",
+             nargs="+"),
         _opt("lr_de_rate", NONNEGATIVE_FLOAT, 0.5, "step schedule: decay factor"),
         _opt("lr_de_epochs", POSITIVE_INT, 5, "step schedule: epochs between decays"),
         _opt("warmup_epochs", NONNEGATIVE_INT, 0, "cosine schedule: linear warm-up epochs"),
@@ -241,10 +248,10 @@ SCRIPT_OPTIONS = {
     "eval": (*_NETWORK, "data", "clip", "evaluation", "device", "cloud"),
     "eval_onnx": ("mode", "data", "clip", "evaluation", "device"),
     "export": (*_NETWORK, "sample_duration", "spatial_size", "batch_size", "export", "device"),
-    "infer": (*_NETWORK, "sample_duration", "spatial_size", "short_side", "num_val_samples", "annotation_path",
-              "rgb_path", "flow_path", "fusion", "rgb_weight", "flow_weight", "demo", "device"),
+    "infer": (*_NETWORK, "sample_duration", "spatial_size", "short_side", "num_val_samples", "clip_fusion",
+              "annotation_path", "rgb_path", "flow_path", "fusion", "rgb_weight", "flow_weight", "demo", "device"),
     "preprocess": ("mode", "data", "clip", "preprocess_result"),
-    "postprocess": ("mode", "dataset", "test_mode", "fusion", "rgb_weight", "flow_weight", "result_dir", "inference"),
+    "postprocess": ("mode", "dataset", "test_mode", "clip_fusion", "fusion", "rgb_weight", "flow_weight", "result_dir", "inference"),
 }
 
 

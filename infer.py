@@ -62,7 +62,7 @@ def main(argv=None):
     records = classify_videos(cfg.video, networks, clip_len=cfg.sample_duration, spatial_size=cfg.spatial_size,
                               num_clips=cfg.num_val_samples, short_side=short_side, flow_method=cfg.flow_method,
                               fusion=cfg.fusion, weights=(cfg.rgb_weight, cfg.flow_weight), progress=True,
-                              normalization=model_normalization(cfg.model))
+                              normalization=model_normalization(cfg.model), clip_fusion=cfg.clip_fusion)
     print(f"{cfg.num_val_samples} clip(s) of {cfg.sample_duration} frames per video, shorter side {short_side}, "
           f"centre crop {cfg.spatial_size}; class names: {names_from or 'none given (class indices)'}")
     print(format_predictions(records, class_names, TOP_K, cfg.fusion))

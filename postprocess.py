@@ -20,7 +20,7 @@ def stream_scores(cfg, mode):
     result_dir = os.path.join(cfg.infer_output_path, cfg.dataset, mode, "result_Files")
     scores = read_result_scores(manifest, result_dir)
     return scores_by_video(scores, manifest["clip_labels"], manifest["clip_video_index"],
-                           manifest["video_ids"]), manifest["class_names"]
+                           manifest["video_ids"], cfg.clip_fusion), manifest["class_names"]
 
 
 def main(argv=None):

@@ -33,6 +33,8 @@ from src.training.trainer import Trainer, build_train_step
 def lr_options(cfg):
     if cfg.lr_schedule == "step":
         return {"decay_rate": cfg.lr_de_rate, "decay_epochs": cfg.lr_de_epochs}
+    if cfg.lr_schedule == "multistep":
+        return {"decay_rate": cfg.lr_de_rate, "milestones": cfg.lr_milestones}
     return {"min_lr": cfg.min_lr, "warmup_epochs": cfg.warmup_epochs}
 
 
@@ -94,7 +96,8 @@ def train(cfg):
         val_data, val_source = dataset_from_config(cfg, "validation", cfg.mode, video_path, annotation_path)
 
         def evaluate(network):
-            scores, labels = video_scores(network_predictor(network), val_data, val_source, desc="validation")
+            scores, labels = video_scores(network_predictor(network), val_data, val_source, desc="validation",
+                                          clip_fusion=cfg.clip_fusion)
             return report(scores, labels, val_source.class_names)
 
     history = TrainingHistory(cfg.save_dir, chance=1.0 / num_classes, enabled=is_main, run=run,

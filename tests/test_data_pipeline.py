@@ -123,6 +123,24 @@ def test_multiscale_crop_output_and_consistency():
         assert all(np.array_equal(out[0], out[t]) for t in range(4))
 
 
+def test_random_resized_crop_draws_torchvisions_windows_once_per_clip():
+    from src.data.spatial import RandomResizedCrop
+    transform = RandomResizedCrop(16)
+    areas, ratios = [], []
+    for seed in range(200):
+        top, left, h, w = transform.window(90, 120, np.random.default_rng(seed))
+        assert 0 <= top <= 90 - h and 0 <= left <= 120 - w
+        areas.append(h * w / (90 * 120))
+        ratios.append(w / h)
+    assert 0.24 <= min(areas) and max(areas) <= 1.0 and min(areas) < 0.35 and max(areas) > 0.85
+    assert 0.74 <= min(ratios) and max(ratios) <= 1.35
+    # no draw fits a 10 x 200 strip: the centre at the nearest allowed ratio (4/3), as torchvision falls back
+    assert transform.window(10, 200, np.random.default_rng(0)) == (0, 93, 10, 13)
+    clip = np.repeat(_clip(t=1, h=40, w=60), 4, axis=0)
+    out = transform(clip, np.random.default_rng(3))
+    assert out.shape == (4, 16, 16, 3) and all(np.array_equal(out[0], out[t]) for t in range(4))
+
+
 def test_resize_short_side_keeps_aspect():
     assert ResizeShortSide(20)(_clip(h=30, w=40)).shape == (6, 20, 27, 3)
     assert ResizeShortSide(20)(_clip(h=40, w=30, c=2)).shape == (6, 27, 20, 2)
@@ -343,7 +361,7 @@ def test_crop_larger_than_the_frames_is_found_when_the_dataset_is_built(rgb_tree
     VideoClipDataset(root, ann, "training", "rgb", TemporalRandomCrop(4),
                      create_transforms("training", "rgb", crop, short_side=crop))
     VideoClipDataset(root, ann, "training", "rgb", TemporalRandomCrop(4),
-                     create_transforms("training", "rgb", 2 * W, multiscale=True))
+                     create_transforms("training", "rgb", 2 * W, train_crop="multiscale"))
 
 
 @pytest.mark.parametrize("subset", ["training", "validation"])

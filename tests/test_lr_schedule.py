@@ -34,3 +34,13 @@ def test_bad_arguments():
         create_lr_schedule("step", 0.1, 2, 5, start_epoch=7)
     with pytest.raises(ValueError, match="positive"):
         create_lr_schedule("cosine", 0.1, 0, 5)
+
+
+def test_multistep_matches_pytorchs_multisteplr():
+    lr = create_lr_schedule("multistep", 0.1, 2, 8, milestones=[3, 6], decay_rate=0.1)
+    np.testing.assert_allclose(lr[::2], [0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.001, 0.001], rtol=1e-6)
+    assert len(lr) == 16
+    np.testing.assert_array_equal(create_lr_schedule("multistep", 0.1, 2, 8, milestones=[3, 6], start_epoch=4),
+                                  lr[8:])
+    with pytest.raises(ValueError, match="milestones must be positive"):
+        create_lr_schedule("multistep", 0.1, 2, 8, milestones=[0])

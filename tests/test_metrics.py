@@ -59,3 +59,13 @@ def test_classification_report():
     assert absent["per_class_accuracy"]["d"] is None and absent["mean_class_accuracy"] == 1.0
     with pytest.raises(ValueError, match="3 classes"):
         classification_report(np.zeros((2, 4)), np.array([0, 1]), ["a", "b", "c"])
+
+
+def test_clip_fusion_by_softmax_averages_probabilities():
+    from src.evaluation import scores_by_video
+    clips = np.array([[3.0, 0.0], [0.0, 1.0], [0.0, 1.0]])  # video 0: one confident clip, two mild ones
+    logits, _ = scores_by_video(clips, [0, 0, 0], [0, 0, 0], ["v"])
+    probabilities, _ = scores_by_video(clips, [0, 0, 0], [0, 0, 0], ["v"], clip_fusion="softmax")
+    assert np.argmax(logits["v"]) == 0 and np.argmax(probabilities["v"]) == 1
+    e = np.exp(clips - clips.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(probabilities["v"], (e / e.sum(axis=1, keepdims=True)).mean(axis=0))

@@ -97,6 +97,39 @@ class MultiScaleCrop:
         return resize_frames(crop(clip, top, left, crop_h, crop_w), self.size, self.size)
 
 
+class RandomResizedCrop:
+    """torchvision's RandomResizedCrop, kenshohara's training crop: a window of a random `scale` of the frame's
+    area and a log-uniform random aspect `ratio`, resized to `size` x `size` (bilinear). Ten draws at most; if none
+    fits, the whole frame's centre at the nearest allowed ratio. One draw per clip."""
+
+    def __init__(self, size, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3), attempts=10):
+        self.size, self.scale, self.ratio, self.attempts = size, scale, ratio, attempts
+
+    def window(self, height, width, rng):
+        """(top, left, crop height, crop width)."""
+        area = height * width
+        log_ratio = np.log(self.ratio)
+        for _ in range(self.attempts):
+            target = area * rng.uniform(*self.scale)
+            aspect = np.exp(rng.uniform(*log_ratio))
+            crop_w, crop_h = int(round(np.sqrt(target * aspect))), int(round(np.sqrt(target / aspect)))
+            if 0 < crop_w <= width and 0 < crop_h <= height:
+                top, left = int(rng.integers(0, height - crop_h + 1)), int(rng.integers(0, width - crop_w + 1))
+                return top, left, crop_h, crop_w
+        aspect = width / height
+        if aspect < min(self.ratio):
+            crop_w, crop_h = width, int(round(width / min(self.ratio)))
+        elif aspect > max(self.ratio):
+            crop_h, crop_w = height, int(round(height * max(self.ratio)))
+        else:
+            crop_h, crop_w = height, width
+        return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
+
+    def __call__(self, clip, rng):
+        top, left, crop_h, crop_w = self.window(*clip.shape[1:3], rng)
+        return resize_frames(crop(clip, top, left, crop_h, crop_w), self.size, self.size)
+
+
 class RandomHorizontalFlip:
     """Mirror the clip with probability p. A flow clip's x displacement changes sign: with the uint8
     quantisation v = round((f + 20) * 255 / 40), -f is 255 - v."""

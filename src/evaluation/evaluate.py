@@ -12,6 +12,9 @@ from .metrics import classification_report, fuse_clip_scores, fuse_two_stream
 from .plots import plot_confusion_matrix
 
 
+CLIP_FUSIONS = ("logits", "softmax")
+
+
 def network_predictor(net):
     """numpy clips -> numpy logits with a MindSpore network in inference mode."""
     import mindspore as ms
@@ -32,14 +35,18 @@ def predict_clips(predict, dataset, desc="evaluating", progress=True):
     return np.concatenate(scores), np.concatenate(labels), np.concatenate(videos)
 
 
-def video_scores(predict, dataset, source, **kwargs):
+def video_scores(predict, dataset, source, clip_fusion="logits", **kwargs):
     """({video id: scores averaged over its clips}, {video id: label}) for an evaluation dataset."""
-    return scores_by_video(*predict_clips(predict, dataset, **kwargs), source.video_ids())
+    return scores_by_video(*predict_clips(predict, dataset, **kwargs), source.video_ids(), clip_fusion)
 
 
-def scores_by_video(clip_scores, clip_labels, clip_videos, video_ids):
-    """Clip scores averaged per video, keyed by id; `clip_videos` index `video_ids`, every video must appear."""
-    indices, fused, video_labels = fuse_clip_scores(clip_scores, clip_videos, clip_labels)
+def scores_by_video(clip_scores, clip_labels, clip_videos, video_ids, clip_fusion="logits"):
+    """Clip scores averaged per video, keyed by id; `clip_videos` index `video_ids`, every video must appear.
+    clip_fusion: "logits" (DeepMind, upstream I3D) or "softmax" (the mean of clip probabilities, kenshohara)."""
+    if clip_fusion not in CLIP_FUSIONS:
+        raise ValueError(f"clip_fusion must be one of {CLIP_FUSIONS}, got '{clip_fusion}'")
+    indices, fused, video_labels = fuse_clip_scores(clip_scores, clip_videos, clip_labels,
+                                                    softmax=clip_fusion == "softmax")
     missing = len(video_ids) - len(indices)
     if missing:
         raise RuntimeError(f"{missing} of {len(video_ids)} videos were not scored")

@@ -8,12 +8,15 @@ def _softmax(scores):
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def fuse_clip_scores(scores, video_index, labels=None):
+def fuse_clip_scores(scores, video_index, labels=None, softmax=False):
     """Average the clip scores of each video (multi-clip testing); returns (video ids, video scores, labels).
+    softmax: average the clips' probabilities instead of their logits (kenshohara's inference.py).
 
     `video_index` says which video each clip row belongs to; the clips of a video must agree on its label.
     """
     scores, video_index = np.asarray(scores, np.float64), np.asarray(video_index)
+    if softmax:
+        scores = _softmax(scores)
     if len(scores) != len(video_index):
         raise ValueError(f"{len(scores)} score rows but {len(video_index)} video indices")
     videos, inverse = np.unique(video_index, return_inverse=True)

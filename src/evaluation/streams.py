@@ -54,7 +54,8 @@ class StreamEvaluator:
                                                           inference=True))
         else:
             predict = ExportedModel(model_path, self.cfg.device_target, self.cfg.device_id, self.cfg.batch_size)
-        return video_scores(predict, self.data, self.source, desc=f"{self.mode} {model_path}")
+        return video_scores(predict, self.data, self.source, clip_fusion=self.cfg.clip_fusion,
+                            desc=f"{self.mode} {model_path}")
 
 
 def checkpoints_to_score(cfg, test_mode):

@@ -9,7 +9,8 @@ from ..data.normalization import I3D_SCALING
 from .model_factory import MODE_CHANNELS
 from ..data.dataset import ClipSourceError, EpochSampler, VideoClipDataset, clip_source_message
 from ..data.sample_dataset import SAMPLE_CLASSES
-from ..data.spatial import CenterCrop, Compose, MultiScaleCrop, RandomCrop, RandomHorizontalFlip, ResizeShortSide
+from ..data.spatial import (CenterCrop, Compose, MultiScaleCrop, RandomCrop, RandomHorizontalFlip, RandomResizedCrop,
+                            ResizeShortSide)
 from ..data.temporal import TemporalEvenCrops, TemporalRandomCrop
 
 # Every dataset uses the same annotation format; an entry states what differs: the class count a user
@@ -26,11 +27,16 @@ DATASETS = {
 COLUMNS = ["clip", "label", "video_index"]
 
 
-def create_transforms(subset, mode, spatial_size, short_side=None, multiscale=False, horizontal_flip=True):
+TRAIN_CROPS = {"random": RandomCrop, "multiscale": MultiScaleCrop, "random_resized": RandomResizedCrop}
+
+
+def create_transforms(subset, mode, spatial_size, short_side=None, train_crop="random", horizontal_flip=True):
     """Training: random (or multi-scale) crop + horizontal flip; evaluation: centre crop. Drawn once per clip."""
     resize = [ResizeShortSide(short_side)] if short_side else []
     if subset == "training":
-        crop = MultiScaleCrop(spatial_size) if multiscale else RandomCrop(spatial_size)
+        if train_crop not in TRAIN_CROPS:
+            raise ValueError(f"train_crop must be one of {sorted(TRAIN_CROPS)}, got '{train_crop}'")
+        crop = TRAIN_CROPS[train_crop](spatial_size)
         flip = [RandomHorizontalFlip(0.5, is_flow=mode == "flow")] if horizontal_flip else []
         return Compose(resize + [crop] + flip)
     return Compose(resize + [CenterCrop(spatial_size)])
@@ -44,7 +50,7 @@ def create_temporal_sampler(subset, clip_len, num_clips=1):
 
 
 def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spatial_size=224, batch_size=1,
-                   num_val_samples=1, short_side=None, multiscale=False, num_workers=1, num_shards=1,
+                   num_val_samples=1, short_side=None, train_crop="random", num_workers=1, num_shards=1,
                    shard_id=0, seed=None, shuffle=None, drop_remainder=None, start_epoch=0, num_epochs=1,
                    normalize_late=True, normalization=None):
     """Returns (batched mindspore dataset with columns clip/label/video_index, VideoClipDataset source).
@@ -62,7 +68,7 @@ def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spati
     training = subset == "training"
     source = VideoClipDataset(root, annotation_path, subset, mode,
                               create_temporal_sampler(subset, clip_len, 1 if training else num_val_samples),
-                              create_transforms(subset, mode, spatial_size, short_side, multiscale,
+                              create_transforms(subset, mode, spatial_size, short_side, train_crop,
                                                 DATASETS[name]["horizontal_flip"]),
                               clips_per_video=1 if training else num_val_samples, seed=seed,
                               output_float=not normalize_late, normalization=normalization)

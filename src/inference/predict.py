@@ -21,7 +21,8 @@ def softmax(scores):
 
 
 def classify_videos(paths, networks, clip_len=64, spatial_size=224, num_clips=1, short_side=DEFAULT_SHORT_SIDE,
-                    flow_method="tvl1", fusion="logits", weights=(1.0, 1.0), progress=False, normalization=None):
+                    flow_method="tvl1", fusion="logits", weights=(1.0, 1.0), progress=False, normalization=None,
+                    clip_fusion="logits"):
     """One record per video of `paths`, classified by `networks` ({'rgb': net, 'flow': net}, one or both).
 
     A record: video, num_frames, seconds (decode; flow; per stream crop + forward), and per stream, and 'joint' when
@@ -53,7 +54,8 @@ def classify_videos(paths, networks, clip_len=64, spatial_size=224, num_clips=1,
         records.append(record)
     video_scores = {}
     for mode in streams:
-        videos, fused, _ = fuse_clip_scores(np.stack(clip_scores[mode]), clip_videos[mode])
+        videos, fused, _ = fuse_clip_scores(np.stack(clip_scores[mode]), clip_videos[mode],
+                                            softmax=clip_fusion == "softmax")
         video_scores[mode] = dict(zip(videos.tolist(), fused))
         for index, record in enumerate(records):
             record[mode].update(scores=video_scores[mode][index], probabilities=softmax(video_scores[mode][index]))

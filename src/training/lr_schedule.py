@@ -16,6 +16,16 @@ def step_decay_lr(base_lr, steps_per_epoch, num_epochs, decay_rate=0.1, decay_ep
     return _from(base_lr * decay_rate ** (epochs // decay_epochs), steps_per_epoch, start_epoch)
 
 
+def multistep_lr(base_lr, steps_per_epoch, num_epochs, milestones=(50, 100, 150), decay_rate=0.1, start_epoch=0):
+    """kenshohara's (PyTorch's MultiStepLR): lr = base_lr * decay_rate ** (milestones passed), per epoch."""
+    milestones = sorted(int(m) for m in milestones)
+    if not milestones or milestones[0] <= 0:
+        raise ValueError(f"milestones must be positive epochs, got {milestones}")
+    epochs = np.arange(num_epochs).repeat(steps_per_epoch)
+    return _from(base_lr * decay_rate ** np.searchsorted(milestones, epochs, side="right"), steps_per_epoch,
+                 start_epoch)
+
+
 def cosine_lr(base_lr, steps_per_epoch, num_epochs, min_lr=0.0, warmup_epochs=0, start_epoch=0):
     """Linear warm-up from 0, then half a cosine from base_lr down to min_lr, updated every step."""
     total, warmup = num_epochs * steps_per_epoch, warmup_epochs * steps_per_epoch
@@ -36,7 +46,7 @@ def _from(lr, steps_per_epoch, start_epoch):
     return lr[start_epoch * steps_per_epoch:].astype(np.float32)
 
 
-LR_SCHEDULES = {"step": step_decay_lr, "cosine": cosine_lr}
+LR_SCHEDULES = {"step": step_decay_lr, "multistep": multistep_lr, "cosine": cosine_lr}
 
 
 def create_lr_schedule(name, base_lr, steps_per_epoch, num_epochs, start_epoch=0, **kwargs):
