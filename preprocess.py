@@ -13,7 +13,7 @@ from src.context import set_global_seed
 from src.deploy.batch_files import write_clip_batches
 from src.entry import run_entry
 from src.factory import apply_model_input, dataset_from_config, stream_paths
-from tqdm import tqdm
+from src.progress import Progress
 
 
 def main(argv=None):
@@ -21,7 +21,7 @@ def main(argv=None):
     set_global_seed(cfg.seed)
     video_path, annotation_path = stream_paths(cfg, cfg.mode)
     data, source = dataset_from_config(cfg, "validation", cfg.mode, video_path, annotation_path)
-    with tqdm(total=data.get_dataset_size(), desc=f"{cfg.dataset} {cfg.mode} batches") as bar:
+    with Progress(data.get_dataset_size(), f"{cfg.dataset} {cfg.mode}", unit="batch") as bar:
         data_dir, label_dir = write_clip_batches(
             cfg.preprocess_result, cfg.dataset, cfg.mode, data.create_tuple_iterator(num_epochs=1, output_numpy=True),
             source, cfg.batch_size, cfg.num_val_samples, progress=bar)

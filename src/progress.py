@@ -29,16 +29,17 @@ def _is_terminal(stream):
 
 class Progress:
     """total: steps in the loop; desc: what it is; every: steps between plain lines (0: about LINES_PER_LOOP
-    per loop); stream: where it goes (default sys.stderr, like tqdm); enabled=False: silent."""
+    per loop); stream: where it goes (default sys.stderr, like tqdm); enabled=False: silent; unit: what a step
+    is ("step", "video", "batch")."""
 
-    def __init__(self, total, desc, every=0, stream=None, enabled=True):
-        self.total, self.desc, self.enabled = int(total), desc, enabled
+    def __init__(self, total, desc, every=0, stream=None, enabled=True, unit="step"):
+        self.total, self.desc, self.enabled, self.unit = int(total), desc, enabled, unit
         self.stream = sys.stderr if stream is None else stream
         self.every = every if every > 0 else max(1, math.ceil(self.total / LINES_PER_LOOP))
         self.done, self.values, self._started = 0, {}, time.perf_counter()
         self._bar = None
         if enabled and _is_terminal(self.stream):
-            self._bar = tqdm(total=self.total, desc=desc, file=self.stream, leave=False)
+            self._bar = tqdm(total=self.total, desc=desc, file=self.stream, leave=False, unit=unit)
 
     def update(self, steps=1, **values):
         """`steps` more steps done; `values` ({name: number}) are shown with the progress."""
@@ -57,9 +58,9 @@ class Progress:
     def line(self):
         """'epoch 1/4: step 20/60, 1.52 steps/s, loss 1.234'."""
         seconds = time.perf_counter() - self._started
-        rate = f"{self.done / seconds:.2f} steps/s" if seconds > 0 else "- steps/s"
+        rate = f"{self.done / seconds:.2f} {self.unit}s/s" if seconds > 0 else f"- {self.unit}s/s"
         shown = "".join(f", {name} {_format(value)}" for name, value in self.values.items())
-        return f"{self.desc}: step {self.done}/{self.total}, {rate}{shown}"
+        return f"{self.desc}: {self.unit} {self.done}/{self.total}, {rate}{shown}"
 
     def close(self):
         if self._bar is not None:

@@ -125,3 +125,17 @@ def test_every_script_names_its_help_options():
     for script, items in SCRIPT_OPTIONS.items():
         assert os.path.isfile(os.path.join(os.path.dirname(os.path.dirname(__file__)), f"{script}.py")), script
         assert all(item in OPTION_GROUPS or item in OPTIONS for item in items), script
+
+
+def test_every_recipe_loads_and_names_a_registered_model_of_its_folder():
+    import glob
+    from src.models import is_model
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+    recipes = sorted(glob.glob(os.path.join(root, "*", "*.yaml")))
+    assert len(recipes) >= 6
+    for path in recipes:
+        values = load_yaml(path)  # every key known, every value checked
+        family = os.path.basename(os.path.dirname(path))
+        assert is_model(values["model"]) and values["model"].split("_")[0] == family, path
+        assert os.path.basename(path) == f"{values['model']}_{values['dataset']}.yaml", path
+        assert parse_config(["--config", path]).model == values["model"]

@@ -114,8 +114,9 @@ def write_n_frames_tree(root, mode="rgb", progress=True):
 def _progress(items, enabled, description):
     if not enabled:
         return items
-    from tqdm import tqdm
-    return tqdm(items, desc=description, unit="video")
+    from ..progress import track
+    items = list(items)
+    return track(items, len(items), description, unit="video")
 
 
 # ---------------------------------------------------------------------------------------------------------------

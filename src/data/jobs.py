@@ -15,8 +15,8 @@ import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from tqdm import tqdm
 
+from ..progress import Progress
 from .layout import PARTIAL_SUFFIX, write_n_frames
 
 
@@ -59,7 +59,7 @@ def run_video_jobs(work, jobs, title, workers=None, problems=()):
         else:
             pending.append(job)
     failures = []
-    with tqdm(total=len(pending), desc=title, unit="video") as bar:
+    with Progress(len(pending), title, unit="video") as bar:
         for job, message in _map(functools.partial(_run_job, work), pending, workers or available_cpus()):
             if message is None:
                 report.written.append(job.target)

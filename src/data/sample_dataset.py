@@ -258,8 +258,8 @@ def make_sample_dataset(out_dir, seed=0, videos_per_class=16, num_frames=40, wid
     os.makedirs(splits_dir)
     jobs = [(c, i) for c in range(len(classes)) for i in range(videos_per_class)]
     if progress:
-        from tqdm import tqdm
-        jobs = tqdm(jobs, desc="sample videos", unit="video")
+        from ..progress import track
+        jobs = track(jobs, len(jobs), "sample videos", unit="video")
     for class_index, index in jobs:
         class_dir = os.path.join(videos_dir, classes[class_index])
         os.makedirs(class_dir, exist_ok=True)

@@ -21,12 +21,12 @@ import time
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from ..data.optical_flow import create_flow_method, encoded_flow
 from ..data.spatial import resize_short_side, to_model_input
 from ..data.video import iter_video_rgb
 from ..factory import create_temporal_sampler, create_transforms
+from ..progress import track
 
 DEFAULT_SHORT_SIDE = 256  # prepare_dataset's frames; DeepMind's Kinetics clips
 
@@ -72,7 +72,7 @@ class FlowFrames:
     def prepare(self, pairs, progress=False):
         todo = sorted(set(pairs) - set(self.computed))
         start = time.perf_counter()
-        for k in tqdm(todo, desc=f"flow ({self.method}) {self.source}", disable=not progress, leave=False):
+        for k in track(todo, len(todo), f"flow ({self.method}) {self.source}", enabled=progress, unit="pair"):
             self.computed[k] = encoded_flow(self.algorithm, grayscale(self.frames[k]), grayscale(self.frames[k + 1]))
         self.seconds += time.perf_counter() - start
 
