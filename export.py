@@ -6,7 +6,6 @@ r"""Export a trained (or converted) network to MINDIR, ONNX or AIR, verified aga
 A checkpoint written by train.py brings its clip shape (test_sample_duration, spatial_size) from its run's
 config.yaml beside it, unless --sample_duration / --spatial_size say otherwise.
 """
-import os
 
 import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
 from config import explicit_options, parse_config, training_runs
@@ -14,6 +13,7 @@ from src.context import init_context
 from src.deploy import export_model
 from src.deploy.export import check_export_request
 from src.entry import run_entry
+from src.models.cpu_kernels import plan_mindspore_convolutions
 from src.factory import apply_training_settings, in_channels_for, model_from_config, resolve_num_classes
 
 # The settings a training run's config.yaml gives export.py: the clip shape (src/factory/from_config.py)
@@ -22,15 +22,14 @@ TRAINED_OPTIONS = {"clip_len": "sample_duration", "spatial_size": "spatial_size"
 
 def main(argv=None):
     cfg = parse_config(argv, description=__doc__, script="export")
-    # The export is checked by running the file: a MINDIR runs MindSpore's own Conv3D, which needs oneDNN
-    # capped at AVX2 on CPU, so this process builds the network without the C++ convolution
-    # (src/models/cpu_kernels.py). Speed does not matter here: the network runs once.
-    os.environ["I3D_CPU_KERNELS"] = "0"
     check_export_request(cfg.file_format, cfg.device_target, cfg.dynamic_batch)
     if cfg.checkpoint_path:
         cfg = apply_training_settings(cfg, training_runs([cfg.checkpoint_path]), explicit_options(argv),
                                       TRAINED_OPTIONS)
     init_context(cfg.device_target, cfg.device_id, cfg.context)
+    # The export is checked by running the file: a MINDIR runs MindSpore's own Conv3D, which needs oneDNN
+    # capped at AVX2 on CPU for the whole process (src/models/cpu_kernels.py), planned before any network.
+    plan_mindspore_convolutions("export.py's check of the exported file")
     num_classes = resolve_num_classes(cfg, checkpoint_path=cfg.checkpoint_path)
     net = model_from_config(cfg, cfg.mode, num_classes, cfg.checkpoint_path, inference=True)
     shape = (cfg.batch_size, in_channels_for(cfg.mode), cfg.sample_duration, cfg.spatial_size, cfg.spatial_size)

@@ -39,10 +39,13 @@ def _check_numpy():
         # The usual cause is running the system python instead of the project's environment: point there,
         # not at a pip install into the system python.
         venv = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".venv")
-        raise ImportError(
-            f"numpy {numpy.__version__} is installed in {sys.prefix}, but MindSpore 2.10 needs numpy<2 (the project "
-            f"pins numpy==1.26.4). Use the project's environment: bash scripts/setup_env.sh creates {venv}; then "
-            f"run {venv}/bin/python, or 'source {venv}/bin/activate' first")
+        if os.path.realpath(sys.prefix) == os.path.realpath(venv):
+            fix = f"reinstall the pinned requirements into it: {sys.executable} -m pip install -r requirements.txt"
+        else:
+            fix = (f"use the project's environment: bash scripts/setup_env.sh creates {venv}; then run "
+                   f"{venv}/bin/python, or 'source {venv}/bin/activate' first")
+        raise ImportError(f"numpy {numpy.__version__} is installed in {sys.prefix}, but MindSpore 2.10 needs numpy<2 "
+                          f"(the project pins numpy==1.26.4): {fix}")
 
 
 _prepare_onednn()

@@ -44,7 +44,9 @@ CASES = {
                                      "holds rgb frames 1..10; re-run src/tools/generate_n_frames.py on this tree"),
     "crop too large": (None, ["--spatial_size", str(H + 4)],
                        f"{{a1}}/image_00001.jpg: cannot crop {H + 4}x{H + 4} from frames of {H}x{W}"),
-    "clip length 0": (None, ["--train_sample_duration", "0"], "clip length must be at least 1 frame, got 0"),
+    # refused where the option is read (config.py), naming it
+    "clip length 0": (None, ["--train_sample_duration", "0"], "error: argument --train_sample_duration: must be >= 1, "
+                                                              "got 0"),
 }
 
 

@@ -28,7 +28,10 @@ def test_onednn_isa_capped_unless_user_set():
 
 def test_numpy_2_is_refused_with_the_fix(monkeypatch):
     monkeypatch.setattr(numpy, "__version__", "2.1.0")
-    with pytest.raises(ImportError, match="numpy<2.*requirements.txt"):
+    with pytest.raises(ImportError, match="numpy<2.*reinstall the pinned requirements into it.*requirements.txt"):
+        importlib.reload(src)  # the project's own .venv with a wrong numpy
+    monkeypatch.setattr(sys, "prefix", "/usr")  # another python (the system's): sent to the project's .venv
+    with pytest.raises(ImportError, match=r"installed in /usr.*use the project's environment.*\.venv/bin/python"):
         importlib.reload(src)
     monkeypatch.undo()
     importlib.reload(src)

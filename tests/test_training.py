@@ -342,13 +342,22 @@ def test_parse_epochs():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("kernels", ["1", "0"])
 @pytest.mark.parametrize("amp_level", ["O1", "O2", "O3"])
-def test_mixed_precision_levels_train_on_cpu(amp_level):
-    """O2 needs the fixed loss scale without overflow skipping (MindSpore rejects its dynamic one on CPU)."""
+def test_mixed_precision_levels_train_on_cpu(amp_level, kernels, monkeypatch):
+    """O2 needs the fixed loss scale without overflow skipping (MindSpore rejects its dynamic one on CPU). With
+    the C++ kernels off (as on Ascend and GPU), the network's convolutions are MindSpore's own cells, which
+    amp rewrites and casts (a subclass of nn.Conv3d fails O1's rewrite and O2's casts)."""
     from mindspore import nn
     from src.factory import create_optimizer
+    from src.models import cpu_kernels
     from src.training.trainer import build_train_step
-    net = create_model("i3d", num_classes=3, mode="rgb")
+    monkeypatch.setenv("I3D_CPU_KERNELS", kernels)
+    cpu_kernels.forget_built_ops()
+    try:
+        net = create_model("i3d", num_classes=3, mode="rgb")
+    finally:
+        cpu_kernels.forget_built_ops()
     before = net.logits.conv.weight.asnumpy().copy()
     optimizer = create_optimizer("adam", net.trainable_params(), 1e-3, loss_scale=1024.0)
     step = build_train_step(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"), optimizer,

@@ -102,7 +102,13 @@ def conv3d(in_channels, out_channels, kernel_size, stride=1, padding=SAME, has_b
     if conv_ops is not None:
         return Conv3dCpu(in_channels, out_channels, kernel_size, stride, padding, has_bias, conv_ops, weight_init)
     require_capped_onednn("a network built without the C++ convolution")
-    return Conv3d(in_channels, out_channels, kernel_size, stride, padding, has_bias, weight_init)
+    if padding != SAME and len(set(mindspore_pads(padding))) > 1:  # needs Conv3d's export form (see there)
+        return Conv3d(in_channels, out_channels, kernel_size, stride, padding, has_bias, weight_init)
+    # Otherwise MindSpore's own cell, as it is: mixed precision (amp O1-O3, Ascend and GPU) rewrites and casts
+    # nn.Conv3d itself, and fails on a subclass.
+    init = {} if weight_init is None else {"weight_init": weight_init}
+    return nn.Conv3d(in_channels, out_channels, kernel_size, stride=stride, has_bias=has_bias,
+                     **_mindspore_conv_padding(padding), **init)
 
 
 def use_cpu_kernels(net, enabled):
