@@ -10,6 +10,8 @@ import ast
 import functools
 import json
 import os
+import re
+import sys
 
 import mindspore as ms
 import numpy as np
@@ -415,3 +417,68 @@ def test_a_block_output_is_residual_plus_shortcut_a():
     shortcut[:, :64] = x[:, :, ::2, ::2, ::2]
     np.testing.assert_allclose(block(ms.Tensor(x)).asnumpy(), np.maximum(residual + shortcut, 0), rtol=1e-6,
                                atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------------------
+# pt2ckpt.py --model resnet3d_N on the .pth files users hold
+# --------------------------------------------------------------------------------------------------------
+
+def _torch_save(path, state, wrap):
+    """A kenshohara .pth: the 200-epoch layout ({'state_dict', 'arch', ...} with num_batches_tracked), the
+    CVPR2018 one ('module.' keys, no counter) or a bare state dict."""
+    torch = pytest.importorskip("torch")
+    tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}
+    if wrap == "200ep":
+        counters = {k.rsplit(".", 1)[0] + ".num_batches_tracked": torch.tensor(7)
+                    for k in state if k.endswith("running_mean")}
+        torch.save({"state_dict": {**tensors, **counters}, "arch": "resnet-18", "epoch": 200}, path)
+    elif wrap == "cvpr2018":
+        torch.save({"state_dict": {f"module.{k}": v for k, v in tensors.items()}, "arch": "resnet-18"}, path)
+    else:
+        torch.save(tensors, path)
+    return str(path)
+
+
+@pytest.mark.parametrize("case_id,wrap", [("r18_B", "200ep"), ("r18_A", "cvpr2018"), ("r50_B", "bare")])
+def test_pt2ckpt_converts_kenshohara_files_to_the_reference_logits(case_id, wrap, tmp_path, capsys):
+    """No option but --model: classes, channels and the shortcut type come from the weights; the converted
+    checkpoint loaded with the options the tool prints gives the independent reference's logits."""
+    from src.tools import pt2ckpt
+    case = next(c for c in PARITY_CASES if c["id"] == case_id)
+    record = REFERENCE[case_id]
+    pth = _torch_save(tmp_path / "weights.pth", reference_state(case, record["state_keys"]), wrap)
+    out = str(tmp_path / "weights.ckpt")
+    pt2ckpt.main(["--model", f"resnet3d_{case['depth']}", "--pretrained_path", pth, "--save_path", out])
+    printed = capsys.readouterr().out
+    shortcut = case["kwargs"].get("shortcut_type", "B")
+    assert f"shortcut_type={shortcut}" in printed and f"{case['kwargs']['num_classes']} classes" in printed
+    net = create_model(f"resnet3d_{case['depth']}", num_classes=case["kwargs"]["num_classes"],
+                       model_args={"shortcut_type": shortcut}, checkpoint_path=out, require_classifier=True)
+    net.set_train(False)
+    assert relative_l2(net(ms.Tensor(reference_input(case))).asnumpy(), record["logits"]) < 1e-5
+
+
+@pytest.mark.parametrize("model,keys,message", [
+    ("resnet3d_34", "r18", "the weights are a resnet3d_18 .*not a resnet3d_34: convert with --model resnet3d_18"),
+    ("resnet3d_18", "i3d", "not a kenshohara 3D-ResNet checkpoint of a known format"),
+    ("resnet3d_18", "tsm", "not a kenshohara 3D-ResNet checkpoint of a known format"),
+    ("i3d", "r18", "not an I3D checkpoint of a known format")])
+def test_pt2ckpt_refuses_weights_of_another_network_naming_the_file(model, keys, message, tmp_path, monkeypatch):
+    from src.tools import pt2ckpt
+    case = next(c for c in PARITY_CASES if c["id"] == "r18_B")
+    if keys == "r18":
+        state = reference_state(case, REFERENCE["r18_B"]["state_keys"])
+    elif keys == "i3d":
+        state = {"Conv3d_1a_7x7.conv3d.weight": np.zeros((64, 3, 7, 7, 7), np.float32)}
+    else:  # mit-han-lab TSM: a 2-D ResNet-50 under base_model
+        state = {"base_model.conv1.weight": np.zeros((64, 3, 7, 7), np.float32),
+                 "new_fc.weight": np.zeros((400, 2048), np.float32)}
+    pth = _torch_save(tmp_path / "foreign.pth", state, "bare")
+    monkeypatch.setattr(sys, "argv", ["pt2ckpt.py"])
+    with pytest.raises(SystemExit) as exit_info:
+        pt2ckpt.run_entry(lambda: pt2ckpt.main(["--model", model, "--pretrained_path", pth,
+                                                "--save_path", str(tmp_path / "x.ckpt")]))
+    text = str(exit_info.value.code)
+    assert text.startswith("pt2ckpt.py: ") and pth in text and "\n" not in text.split(":")[1]
+    assert re.search(message, text), text
+    assert not (tmp_path / "x.ckpt").exists()
