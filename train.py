@@ -23,6 +23,7 @@ from src.entry import run_entry
 from src.evaluation import network_predictor, report, video_scores
 from src.factory import (apply_model_input, create_lr_schedule, create_optimizer, dataset_from_config,
                          model_from_config, resolve_num_classes, stream_paths)
+from src.training.callbacks import test_hooks_from_environment
 from src.training.checkpoint import CheckpointManager, read_run_state
 from src.training.history import FILES as HISTORY_FILES
 from src.training.history import TrainingHistory
@@ -103,7 +104,8 @@ def train(cfg):
     history = TrainingHistory(cfg.save_dir, chance=1.0 / num_classes, enabled=is_main, run=run,
                               title=f"{cfg.model} {cfg.mode} stream on {cfg.dataset} ({num_classes} classes)")
     trainer = Trainer(net, train_step, checkpoints, history, evaluate=evaluate, is_main=is_main,
-                      sink_mode=sink_mode, rank=rank, progress_every=cfg.progress_every)
+                      sink_mode=sink_mode, rank=rank, progress_every=cfg.progress_every,
+                      callbacks=test_hooks_from_environment(rank))
     if resume_from:
         trainer.restore(resume_from)
         history.resume(start_epoch, steps_per_epoch)

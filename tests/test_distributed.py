@@ -1,7 +1,7 @@
 """Data-parallel training: jobs of two msrun workers on CPU (marked slow: about 45 s each on 2 cores), and quick
 checks of the launch scripts and of train.py without a launcher.
 
-The job tests read what the workers did through train.py's test hooks (src/training/trainer.py: I3D_LOG_BATCHES,
+The job tests read what the workers did through train.py's test hooks (src/training/callbacks.py: I3D_LOG_BATCHES,
 I3D_DUMP_STATE, I3D_CRASH_RANK) and through a Python audit hook that records every write of each worker process
 into the run folder (AUDIT_SITECUSTOMIZE, loaded by the workers only because this test puts it on PYTHONPATH).
 """

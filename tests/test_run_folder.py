@@ -211,3 +211,11 @@ def test_resume_refuses_a_checkpoint_of_other_shapes_with_its_name(tmp_path):
     with pytest.raises(ValueError, match=rf"^{path}: 6 parameters of another shape, e\.g\. .*logits\.conv\.weight "
                                          r"\(5, 1024, 1, 1, 1\) \(this run: \(3, 1024, 1, 1, 1\)\)"):
         trainer.restore(path)
+
+
+def test_distributed_test_hooks_are_callbacks_made_from_the_environment():
+    from src.training.callbacks import CrashAfterFirstStep, DumpState, LogBatches, test_hooks_from_environment
+    assert test_hooks_from_environment(0, {}) == []  # a normal run has none
+    hooks = test_hooks_from_environment(1, {"I3D_LOG_BATCHES": "1", "I3D_CRASH_RANK": "1", "I3D_DUMP_STATE": "/d"})
+    assert [type(h) for h in hooks] == [LogBatches, CrashAfterFirstStep, DumpState] and hooks[2].directory == "/d"
+    assert [type(h) for h in test_hooks_from_environment(0, {"I3D_CRASH_RANK": "1"})] == []  # another rank's

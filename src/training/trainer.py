@@ -1,7 +1,6 @@
 """The training loop: steps over an epoch-spanning dataset, validation, checkpoints, history, resume."""
 import logging
 import math
-import os
 import time
 
 import mindspore as ms
@@ -9,15 +8,9 @@ import numpy as np
 from mindspore import nn
 
 from ..progress import Progress
-from ..weights.convert import save_checkpoint_atomic
 from .checkpoint import read_run_state
 
 logger = logging.getLogger(__name__)
-
-# Test hooks of distributed training (tests/test_distributed.py), each off unless its variable is set:
-LOG_BATCHES_ENV = "I3D_LOG_BATCHES"  # 1: every rank prints "batch: rank R epoch E step S videos [...] loss L"
-CRASH_RANK_ENV = "I3D_CRASH_RANK"    # R: rank R raises after its first step (a failed worker must end the job)
-DUMP_STATE_ENV = "I3D_DUMP_STATE"    # DIR: after training every rank writes its state() to DIR/rank<R>.ckpt
 
 # Never restored on --resume: the per-step learning rates are recomputed from the configuration (a resumed
 # run may extend num_epochs), and the optimizer's global_step says where in them the run is.
@@ -44,17 +37,19 @@ class Trainer:
     """Trains `net` through `train_step`; saves, validates and records on the main process only.
 
     evaluate: callable(net) -> {"top1", "top5", ...} on the validation set, or None for no validation.
-    rank: this process's rank in a distributed job (names it in the test hooks above).
+    rank: this process's rank in a distributed job.
+    callbacks: src/training/callbacks.py Callbacks, told of every step and of the end of training.
     progress: per-step progress on the main process (src/progress.py: a bar on a terminal, else a line every
     `progress_every` steps, 0: about ten per epoch).
     """
 
     def __init__(self, net, train_step, checkpoints, history, evaluate=None, is_main=True, sink_mode=False,
-                 progress=True, rank=0, progress_every=0):
+                 progress=True, rank=0, progress_every=0, callbacks=()):
         self.net, self.train_step = net, train_step
         self.checkpoints, self.history, self.evaluate = checkpoints, history, evaluate
         self.is_main, self.sink_mode, self.progress, self.rank = is_main, sink_mode, progress, rank
         self.progress_every = progress_every
+        self.callbacks = list(callbacks)
 
     def state(self):
         """{name: Parameter} of the network and optimizer: everything a resumed run needs."""
@@ -84,24 +79,18 @@ class Trainer:
         losses = []
         progress = Progress(steps, f"epoch {epoch + 1}/{num_epochs}", every=self.progress_every,
                             enabled=self.progress and self.is_main)
-        log_batches = os.environ.get(LOG_BATCHES_ENV) == "1"
-        crash = os.environ.get(CRASH_RANK_ENV) == str(self.rank)
         with progress:
             for step in range(steps):
-                losses.append(self._step(iterator, epoch, step, log_batches, crash))
+                losses.append(self._step(iterator, epoch, step))
                 progress.update(loss=losses[-1])
         return losses
 
-    def _step(self, iterator, epoch, step, log_batches, crash):
+    def _step(self, iterator, epoch, step):
         clips, labels, videos = next(iterator)
         out = self.train_step(clips, labels)
         loss = float((out[0] if isinstance(out, tuple) else out).asnumpy())
-        if log_batches:
-            print(f"batch: rank {self.rank} epoch {epoch + 1} step {step + 1} videos "
-                  f"{videos.asnumpy().tolist()} loss {loss!r}", flush=True)
-        if crash:
-            raise RuntimeError(f"{CRASH_RANK_ENV}={self.rank}: rank {self.rank} stops after its first step "
-                               "(a test of a failed worker)")
+        for callback in self.callbacks:
+            callback.on_step_end(self, epoch, step, videos, loss)
         if not math.isfinite(loss):
             raise FloatingPointError(f"training loss is {loss} at epoch {epoch + 1}, step {step + 1}: lower "
                                      "--lr (or use amp_level O0)")
@@ -148,6 +137,6 @@ class Trainer:
                        if "val_top1" in row else "")
                 log(f"epoch {done}/{num_epochs}: loss {row['train_loss']:.4f}, lr {row['lr']:.3g}{val}, "
                     f"{row['train_seconds']:.1f} s")
-        if os.environ.get(DUMP_STATE_ENV):
-            save_checkpoint_atomic(self.state(), os.path.join(os.environ[DUMP_STATE_ENV], f"rank{self.rank}.ckpt"))
+        for callback in self.callbacks:
+            callback.on_train_end(self)
         return self.history
