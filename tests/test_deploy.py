@@ -139,31 +139,48 @@ def run_script(name, *args, cwd):
                           capture_output=True, env=env, timeout=900)
 
 
-@pytest.mark.slow
-def test_310_route_on_cpu_equals_eval(setup, tmp_path):
+def check_310_route(tmp_path, tree, annotation, ckpt, onnx, model_options=()):
     """run_preprocess.sh -> run_infer_310.sh (C++ program, ONNX Runtime backend) -> postprocess: the same video
     scores (to float32 rounding) and the same accuracy as eval.py on the checkpoint the ONNX was exported from."""
-    pre = run_script("run_preprocess.sh", "video_json", "rgb", setup["tree"], setup["annotation"], 4, *CLIP,
-                     "--num_val_samples", "2", cwd=tmp_path)
+    options = [*CLIP, "--num_val_samples", "2", *model_options]
+    data = ["--dataset", "video_json", "--mode", "rgb", "--video_path", tree, "--annotation_path", annotation]
+    pre = run_script("run_preprocess.sh", "video_json", "rgb", tree, annotation, 4, *options, cwd=tmp_path)
     assert pre.returncode == 0, pre.stderr
-    infer = run_script("run_infer_310.sh", setup["onnx"], "video_json", 0, "rgb", cwd=tmp_path)
+    infer = run_script("run_infer_310.sh", onnx, "video_json", 0, "rgb", *model_options, cwd=tmp_path)
     assert infer.returncode == 0, infer.stdout + infer.stderr
     assert "eval result: top_1" in infer.stdout
     out = tmp_path / "infer_310_Result" / "video_json" / "rgb"
     assert "average time" in (out / "time_Result" / "test_perform_static.txt").read_text()
-    cfg = parse_config(common(setup, "--preprocess_result", str(tmp_path / "preprocess_Result"),
-                              "--infer_output_path", str(tmp_path / "infer_310_Result")))
+    cfg = parse_config([*data, *options, "--preprocess_result", str(tmp_path / "preprocess_Result"),
+                        "--infer_output_path", str(tmp_path / "infer_310_Result")])
     (program_scores, program_labels), _ = postprocess.stream_scores(cfg, "rgb")
-    evaluator = StreamEvaluator(parse_config(common(setup, "--batch_size", "4", "--num_val_samples", "2")),
-                                            "rgb")
-    eval_scores, eval_labels = evaluator.scores(setup["ckpt"])
+    evaluator = StreamEvaluator(parse_config([*data, *options, "--batch_size", "4"]), "rgb")
+    eval_scores, eval_labels = evaluator.scores(ckpt)
     assert sorted(program_scores) == sorted(eval_scores) and program_labels == eval_labels
     for video in eval_scores:
         np.testing.assert_allclose(program_scores[video], eval_scores[video], rtol=1e-4, atol=1e-5)
     program = json.loads((out / "eval" / "rgb_310_metrics.json").read_text())
-    reference = eval_script.main(common(setup, "--test_mode", "rgb", "--rgb_path", setup["ckpt"], "--batch_size", "4",
-                                        "--num_val_samples", "2", "--result_dir", str(tmp_path / "eval")))
+    reference = eval_script.main([*data, *options, "--test_mode", "rgb", "--rgb_path", ckpt, "--batch_size", "4",
+                                  "--result_dir", str(tmp_path / "eval")])
     assert program["confusion_matrix"] == reference["confusion_matrix"] and program["top1"] == reference["top1"]
+
+
+@pytest.mark.slow
+def test_310_route_on_cpu_equals_eval(setup, tmp_path):
+    check_310_route(tmp_path, setup["tree"], setup["annotation"], setup["ckpt"], setup["onnx"])
+
+
+@pytest.mark.slow
+def test_310_route_of_a_3d_resnet_equals_eval(setup, tmp_path):
+    """The ModelZoo 3D-ResNet 310 recipe's route (there 10x3x16x112x112 -> 51; here small): kenshohara's input
+    scaling in preprocess.py, the mean of clip probabilities in postprocess.py, as in eval.py."""
+    options = ["--model", "resnet3d_10", "--model_args", "widen_factor=0.25", "--clip_fusion", "softmax",
+               "--short_side", "0"]
+    ms.set_seed(4)
+    net = create_model("resnet3d_10", num_classes=3, mode="rgb", model_args={"widen_factor": 0.25})
+    ckpt = save_checkpoint_atomic({p.name: p for p in net.get_parameters()}, str(tmp_path / "r3d.ckpt"))
+    onnx = export_model(net, str(tmp_path / "r3d"), "ONNX", (4, 3, 8, 32, 32))
+    check_310_route(tmp_path, setup["tree"], setup["annotation"], ckpt, onnx, options)
 
 
 def test_infer_script_says_what_is_missing(setup, tmp_path):
