@@ -170,3 +170,49 @@ def test_speed_benchmark_writes_its_figure(tmp_path):
         result["median_ms"]["mindspore"] / result["median_ms"]["pytorch"])
     # the PyTorch-only process holds no MindSpore: less than MindSpore's libraries alone
     assert result["peak_rss_mb"]["pytorch"] < result["rss_after_build_mb"]["mindspore"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# kenshohara's 3D-ResNet in PyTorch (benchmarks/torch_resnet3d.py) and the speed program's --model
+# ---------------------------------------------------------------------------------------------------------
+
+def test_torch_resnet3d_does_not_load_mindspore():
+    code = "import sys; import benchmarks.torch_resnet3d; print('mindspore' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("depth", [18, 50])
+def test_resnet3d_same_names_and_eval_logits(depth):
+    """kenshohara's tensor names one to one with ours, and the same logits from the same weights (eval mode)."""
+    from benchmarks.torch_resnet3d import TorchResNet3D
+    from benchmarks.torch_resnet3d import load_from_mindspore as load_resnet3d
+    from benchmarks.torch_resnet3d import torch_name as resnet3d_torch_name
+
+    net = informative_weights(create_model(f"resnet3d_{depth}", num_classes=NUM_CLASSES, mode="rgb"))
+    reference = TorchResNet3D(depth, num_classes=NUM_CLASSES)
+    assert ({resnet3d_torch_name(p.name) for p in net.get_parameters()}
+            == {k for k in reference.state_dict() if not k.endswith("num_batches_tracked")})
+    net.set_train(False)
+    x = clip((1, 3, 8, 32, 32))
+    with torch.no_grad():
+        theirs = load_resnet3d(reference, net).eval()(torch.from_numpy(x)).numpy()
+    assert rel_l2(net(ms.Tensor(x)).asnumpy(), theirs) <= 1e-5
+    with pytest.raises(ValueError, match="mis-shaped.*fc.weight"):
+        load_resnet3d(TorchResNet3D(depth, num_classes=NUM_CLASSES + 1), net)
+
+
+def test_speed_benchmark_resnet3d_train_step(tmp_path):
+    """--model resnet3d_18: a tiny training-step figure, SGD for both frameworks, named after the model."""
+    command = [sys.executable, os.path.join(ROOT, "benchmarks", "speed.py"), "--model", "resnet3d_18",
+               "--what", "train_step", "--shape", "2,3,8,32,32", "--repeats", "1", "--warmup", "1",
+               "--solo_steps", "0", "--num_classes", str(NUM_CLASSES), "--results_dir", str(tmp_path)]
+    out = subprocess.run(command, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "| resnet3d_18 | train_step | graph | 2x3x8x32x32 |" in out.stdout
+    with open(tmp_path / "resnet3d_18_speed_train_step_graph_2x3x8x32x32.json") as f:
+        result = json.load(f)
+    assert result["model"] == "resnet3d_18" and result["optimizer"] == "sgd"
+    for framework in ("mindspore", "pytorch"):
+        assert result["peak_rss_mb"][framework] >= result["rss_after_build_mb"][framework] > 0
+    assert all(np.isfinite(v) for v in result["first_loss"].values())
