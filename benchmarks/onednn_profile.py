@@ -1,11 +1,14 @@
 """Where a MindSpore I3D step spends its time inside oneDNN: per primitive kind, implementation and pass.
 
-    python benchmarks/onednn_profile.py [--what train_step|forward] [--shape 8,3,16,112,112] [--steps 3]
+    python benchmarks/onednn_profile.py [--model i3d|resnet3d_18|resnet3d_50] [--what train_step|forward]
+                                        [--shape 8,3,16,112,112] [--steps 3]
 
 Runs the step in a child process with ONEDNN_VERBOSE=1 (oneDNN then prints one line per executed primitive with
 its time), keeps the lines of the last step, and adds them up by (primitive, implementation, pass). The total
 is compared with the step's wall time: the difference is time outside oneDNN (MindSpore's own kernels, the
-optimizer, data movement). Prints a table and writes benchmarks/results/onednn_profile_<what>_<shape>.json.
+optimizer, data movement). Prints a table and writes benchmarks/results/onednn_profile_<what>_<shape>.json
+(I3D) or onednn_profile_<model>_<what>_<shape>.json. The training step's optimizer is Adam for I3D, SGD with
+momentum for the 3D-ResNets (as benchmarks/speed.py).
 """
 import argparse
 import collections
@@ -25,11 +28,11 @@ from src.factory import create_model, create_optimizer
 from src.training.trainer import build_train_step
 ms.set_device("CPU"); ms.set_context(mode=ms.GRAPH_MODE)
 shape = {shape!r}
-net = create_model("i3d", num_classes=51, mode="rgb" if shape[1] == 3 else "flow")
+net = create_model({model!r}, num_classes=51, mode="rgb" if shape[1] == 3 else "flow")
 x = ms.Tensor(np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32))
 if {train!r}:
     step = build_train_step(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
-                            create_optimizer("adam", net.trainable_params(), 1e-4))
+                            create_optimizer({optimizer!r}, net.trainable_params(), 1e-4))
     step.set_train(True)
     y = ms.Tensor(np.zeros(shape[0], np.int32))
     run = lambda: step(x, y).asnumpy()
@@ -45,12 +48,14 @@ for i in range({steps}):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=("i3d", "resnet3d_18", "resnet3d_50"), default="i3d")
     parser.add_argument("--what", choices=("train_step", "forward"), default="train_step")
     parser.add_argument("--shape", default="8,3,16,112,112")
     parser.add_argument("--steps", type=int, default=3, help="the last one is profiled (the first compiles)")
     args = parser.parse_args()
     shape = tuple(int(v) for v in args.shape.split(","))
-    code = CHILD.format(root=ROOT, shape=shape, train=args.what == "train_step", steps=args.steps)
+    code = CHILD.format(root=ROOT, shape=shape, train=args.what == "train_step", steps=args.steps, model=args.model,
+                        optimizer="adam" if args.model == "i3d" else "sgd")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "ONEDNN_VERBOSE": "1"})
     if out.returncode != 0:
@@ -67,16 +72,18 @@ def main():
             counts[key] += 1
     inside = sum(totals.values())
     rows = sorted(totals.items(), key=lambda kv: -kv[1])
-    print(f"\n{args.what} {'x'.join(map(str, shape))}: wall {wall_ms:.0f} ms, inside oneDNN {inside:.0f} ms, "
+    print(f"\n{args.model} {args.what} {'x'.join(map(str, shape))}: wall {wall_ms:.0f} ms, inside oneDNN {inside:.0f} ms, "
           f"outside {wall_ms - inside:.0f} ms\n")
     print("| primitive | implementation | pass | calls | ms | share of wall |")
     print("| --- | --- | --- | --- | --- | --- |")
     for (kind, impl, prop), ms in rows:
         print(f"| {kind} | {impl} | {prop} | {counts[(kind, impl, prop)]} | {ms:.0f} | {ms / wall_ms:.0%} |")
-    result = {"what": args.what, "shape": list(shape), "wall_ms": wall_ms, "onednn_ms": inside,
+    result = {"model": args.model, "what": args.what, "shape": list(shape), "wall_ms": wall_ms, "onednn_ms": inside,
               "rows": [{"primitive": k[0], "implementation": k[1], "pass": k[2], "calls": counts[k], "ms": v}
                        for k, v in rows]}
-    path = os.path.join(ROOT, "benchmarks", "results", f"onednn_profile_{args.what}_{'x'.join(map(str, shape))}.json")
+    prefix = "onednn_profile" + ("" if args.model == "i3d" else f"_{args.model}")
+    name = f"{prefix}_{args.what}_{'x'.join(map(str, shape))}.json"
+    path = os.path.join(ROOT, "benchmarks", "results", name)
     with open(path, "w") as f:
         json.dump(result, f, indent=1)
     print(f"\nwrote {path}")

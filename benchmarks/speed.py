@@ -10,9 +10,9 @@ benchmarks/i3d_speed.py is this program for I3D (its command lines and result na
 
 The PyTorch networks: benchmarks/torch_i3d.py (our I3D's function, written again) and benchmarks/torch_resnet3d.py
 (kenshohara's 3D-ResNet, models/resnet.py). Both networks hold the same weights (copied from MindSpore by the
-module's load_from_mindspore) and see the same clips. After --warmup untimed calls of each (MindSpore's first one compiles the graph in graph mode; its
-time is reported apart), the two are timed ALTERNATELY, one step each, the order swapped every round, so that a change
-in machine load falls on both; each figure is the median of --repeats rounds and the headline is the ratio
+module's load_from_mindspore) and see the same clips. After --warmup untimed calls of each (MindSpore's first one
+compiles the graph in graph mode; its time is reported apart), the two are timed ALTERNATELY, one step each,
+the order swapped every round, so that a change in machine load falls on both; each figure is the median of --repeats rounds and the headline is the ratio
 MindSpore / PyTorch (below 1: MindSpore is faster).
 
 - forward: eval mode (BatchNorm moving statistics, no dropout); PyTorch under torch.no_grad(). The relative L2
@@ -461,7 +461,8 @@ def cpu_model():
 # ---------------------------------------------------------------------------------------------------------
 
 TABLE_HEADER = ("| model | what | mode | shape | threads | MindSpore ms/step | PyTorch ms/step | "
-                "**MindSpore / PyTorch** | timed | peak MB MindSpore | peak MB PyTorch | **peak MB MindSpore / PyTorch** | "
+                "**MindSpore / PyTorch** | timed | peak MB MindSpore | peak MB PyTorch | "
+                "**peak MB MindSpore / PyTorch** | "
                 "solo ms MindSpore / PyTorch | MindSpore first call s |\n"
                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
@@ -480,7 +481,8 @@ def table_row(r):
 
 
 def throughput_line(r):
-    return (f"{r.get('model', 'i3d')} forward throughput at {shape_tag(r['shape'])}: {r['forward_gflop']:.1f} GFLOP per batch; " +
+    return (f"{r.get('model', 'i3d')} forward throughput at {shape_tag(r['shape'])}: "
+            f"{r['forward_gflop']:.1f} GFLOP per batch; " +
             ", ".join(f"{fw} {r['gflops'][fw]:.0f} GFLOP/s ({r['fraction_of_matmul'][fw]:.0%})" for fw in FRAMEWORKS)
             + f" of the float32 matmul rate {r['matmul_gflops']:.0f} GFLOP/s (numpy, same cores)")
 
@@ -576,14 +578,15 @@ def run_suite(args):
         program += f" --whats {' '.join(args.whats)}"
     command = (f"python {program} --shapes {' '.join(','.join(map(str, s)) for s in args.shapes)}"
                + (f" --optimizer {args.optimizer}" if args.optimizer else "")
-               + f" --threads {args.threads} --repeats {args.repeats} --warmup {args.warmup} --torch_isa {args.torch_isa}"
+               + f" --threads {args.threads} --repeats {args.repeats} --warmup {args.warmup}"
+               + f" --torch_isa {args.torch_isa}"
                + (f" --checkpoint_path {args.checkpoint_path}" if args.checkpoint_path else "")
                + (" --cpu_kernels off" if os.environ.get(CPU_KERNELS_VARIABLE) == "0" else ""))
     title = ", ".join(MODELS[m][1] for m in args.models)
+    optimizer = next((r["optimizer"] for r in measured if r.get("optimizer")), None)
     lines = [f"# {title}: MindSpore against PyTorch, same architecture, same weights, same cores", "",
              f"`{command}` ({time.strftime('%Y-%m-%d %H:%M')})", "",
-             (describe(dict(measured[0], optimizer=next((r["optimizer"] for r in measured if r.get("optimizer")), None)))
-              + ".") if measured else "", "", NOTES, "", TABLE_HEADER,
+             (describe(dict(measured[0], optimizer=optimizer)) + ".") if measured else "", "", NOTES, "", TABLE_HEADER,
              *map(table_row, done), "",
              *(f"- {throughput_line(r)}" for r in measured if "gflops" in r), ""]
     off = "_cpu_kernels_off" if os.environ.get(CPU_KERNELS_VARIABLE) == "0" else ""
@@ -650,7 +653,8 @@ def main(argv=None):
     if "gflops" in result:
         print(throughput_line(result))
     if "first_loss_rel_diff" in result:
-        print(f"\nfirst training-step loss MindSpore vs PyTorch: relative difference {result['first_loss_rel_diff']:.1e}")
+        print("\nfirst training-step loss MindSpore vs PyTorch: relative difference "
+              f"{result['first_loss_rel_diff']:.1e}")
     out = result_path(args.results_dir, args.what, args.mode, args.shape, args.model)
     with open(out, "w") as f:
         json.dump(result, f, indent=1)

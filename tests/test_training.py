@@ -369,3 +369,37 @@ def test_mixed_precision_levels_train_on_cpu(amp_level, kernels, monkeypatch):
     assert np.isfinite(loss) and 0.1 < loss < 10
     change = np.abs(net.logits.conv.weight.asnumpy().astype(np.float32) - before).max()
     assert 1e-5 < change < 1e-2  # one Adam step of ~lr: the gradients were unscaled, not 1024x
+
+
+@pytest.mark.slow
+def test_a_3d_resnet_trains_resumes_and_evaluates_through_the_entry_scripts(trees, tmp_path, capsys):
+    """The same train.py / eval.py / infer.py for kenshohara's network: its input contract and recipe options
+    (RandomResizedCrop, multi-step lr, clip-probability fusion) through the whole loop, flow stream included."""
+    import cv2
+    import infer as infer_script
+    network = ["--model", "resnet3d_10", "--model_args", "widen_factor=0.25", "--optimizer", "sgd",
+               "--lr_schedule", "multistep", "--lr_milestones", "1", "--train_crop", "random_resized",
+               "--clip_fusion", "softmax", "--short_side", "0", "--num_val_samples", "2"]
+    save_dir = tmp_path / "r3d"
+    history = train_script.main(train_args(trees, save_dir, *network, "--num_epochs", "1", mode="flow"))
+    assert len(history.data["epochs"]) == 1 and "val_top1" in history.data["epochs"][0]
+    resumed = train_script.main(train_args(trees, save_dir, *network, "--num_epochs", "2", "--resume", mode="flow"))
+    lrs = [row["lr"] for row in resumed.data["epochs"]]
+    assert len(lrs) == 2 and lrs[1] == pytest.approx(lrs[0] * 0.5)  # the milestone at epoch 1, lr_de_rate 0.5
+    best = str(save_dir / "resnet3d_10-best.ckpt")
+    assert os.path.isfile(best)
+    metrics = eval_script.main(["--dataset", "video_json", "--video_path", trees["flow"], "--annotation_path",
+                                trees["annotation"], "--batch_size", "4", "--num_workers", "1", "--test_mode", "flow",
+                                "--flow_path", best, "--model", "resnet3d_10", "--model_args", "widen_factor=0.25",
+                                "--result_dir", str(tmp_path / "eval")])
+    assert metrics["num_videos"] == 9
+    assert "from the training run" in capsys.readouterr().out  # clip, crop and short side came with the checkpoint
+    video = str(tmp_path / "clip.avi")
+    writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*"MJPG"), 10, (48, 36))
+    for t in range(12):
+        writer.write(np.roll(np.full((36, 48, 3), 40, np.uint8) + np.arange(48, dtype=np.uint8)[None, :, None], t, 1))
+    writer.release()
+    records = infer_script.main(["--video", video, "--flow_path", best, "--model", "resnet3d_10", "--model_args",
+                                 "widen_factor=0.25", "--mode", "flow", "--flow_method", "dis",
+                                 "--annotation_path", trees["annotation"]])
+    assert len(records) == 1 and len(records[0]["flow"]["probabilities"]) == 3
