@@ -254,9 +254,21 @@ int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, cons
     if (is_geometry ? ndims[i] != 1 || shapes[i][0] != 9 : ndims[i] != 5) return 1;
     if (std::string(dtypes[i]) != (is_geometry ? "int64" : "float32")) return 1;
   }
-  const Problem p = MakeProblem(pass, shapes[0], shapes[1], static_cast<const int64_t *>(params[geometry_index]));
+  const int64_t *geometry = static_cast<const int64_t *>(params[geometry_index]);
+  const Problem p = MakeProblem(pass, shapes[0], shapes[1], geometry);
   const int64_t *given_dst = shapes[pass == kForward ? 3 : 2];  // y, or dy for the gradients
-  if (!Valid(p) || !std::equal(p.dst.begin(), p.dst.end(), given_dst)) return 1;
+  if (!Valid(p) || !std::equal(p.dst.begin(), p.dst.end(), given_dst)) {
+    // Say what did not fit: a bare return code 1 is all MindSpore reports.
+    std::fprintf(stderr, "conv3d_onednn pass %d: x [%ld %ld %ld %ld %ld] w [%ld %ld %ld %ld %ld] geometry [",
+                 static_cast<int>(pass), (long)shapes[0][0], (long)shapes[0][1], (long)shapes[0][2],
+                 (long)shapes[0][3], (long)shapes[0][4], (long)shapes[1][0], (long)shapes[1][1], (long)shapes[1][2],
+                 (long)shapes[1][3], (long)shapes[1][4]);
+    for (int i = 0; i < 9; ++i) std::fprintf(stderr, "%ld%s", (long)geometry[i], i < 8 ? " " : "");
+    std::fprintf(stderr, "] -> computed [%ld %ld %ld %ld %ld], given [%ld %ld %ld %ld %ld]\n", (long)p.dst[0],
+                 (long)p.dst[1], (long)p.dst[2], (long)p.dst[3], (long)p.dst[4], (long)given_dst[0], (long)given_dst[1],
+                 (long)given_dst[2], (long)given_dst[3], (long)given_dst[4]);
+    return 1;
+  }
   try {
     const Compiled &c = Lookup(p);
     Threadpool pool(i3d::UsableCpus());
