@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmarks.torch_weights import copy_weights
+
 INPLANES = (64, 128, 256, 512)  # kenshohara's get_inplanes()
 
 
@@ -159,23 +161,4 @@ def load_from_mindspore(torch_net, ms_net):
     Strict both ways: each PyTorch tensor (num_batches_tracked aside) must be filled exactly once with a tensor
     of its shape, otherwise one error lists what is missing, unexpected or mis-shaped.
     """
-    state = torch_net.state_dict()
-    targets = {k for k in state if not k.endswith("num_batches_tracked")}
-    filled, unexpected, misshaped = set(), [], []
-    with torch.no_grad():
-        for param in ms_net.get_parameters():
-            key = torch_name(param.name)
-            if key not in targets:
-                unexpected.append(f"{param.name} -> {key}")
-                continue
-            value = torch.from_numpy(param.asnumpy().copy())
-            if tuple(value.shape) != tuple(state[key].shape):
-                misshaped.append(f"{param.name} {tuple(value.shape)} -> {key} {tuple(state[key].shape)}")
-                continue
-            state[key].copy_(value)
-            filled.add(key)
-    missing = sorted(targets - filled)
-    if missing or unexpected or misshaped:
-        raise ValueError(f"MindSpore and PyTorch 3D-ResNet differ: missing {missing[:10]}, unexpected "
-                         f"{unexpected[:10]}, mis-shaped {misshaped[:10]}")
-    return torch_net
+    return copy_weights(torch_net, ms_net, torch_name, "3D-ResNet")
