@@ -518,3 +518,19 @@ def test_counted_dropout_replays_from_its_counter_and_is_identity_in_eval():
     drop.set_train(False)
     np.testing.assert_array_equal(drop(x).asnumpy(), x.asnumpy())
     assert drop.draw_count.asnumpy().tolist() == [2]                  # evaluation draws nothing
+
+
+def test_pynative_shapes_of_two_convolutions_with_the_same_input_shapes_but_other_geometry():
+    """PyNative caches inferred output shapes by op name, attributes and input shapes: I3D's stem (stride 2, SAME)
+    and kenshohara's (stride 1,2,2, pad 3) take the same x and w shapes, and the second once got the first's
+    output shape (the kernel then refused the problem). The geometry is an attribute of each op."""
+    mode = ms.get_context("mode")
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    try:
+        x = ms.Tensor(np.zeros((1, 3, 8, 32, 32), np.float32))
+        i3d_stem = conv3d(3, 4, 7, 2, padding="same")
+        kenshohara_stem = conv3d(3, 4, 7, (1, 2, 2), padding=3)
+        assert i3d_stem(x).shape == (1, 4, 4, 16, 16)
+        assert kenshohara_stem(x).shape == (1, 4, 8, 16, 16)
+    finally:
+        ms.set_context(mode=mode)

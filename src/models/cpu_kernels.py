@@ -261,8 +261,14 @@ def conv3d_ops(stride, padding):
     def infer_shape(x, w, g):
         return conv3d_output_shape(x, w, stride, padding)
 
-    return ops.Custom(f"{library}:Conv3dForward", out_shape=infer_shape, out_dtype=_first, func_type="aot",
-                      bprop=bprop)
+    forward = ops.Custom(f"{library}:Conv3dForward", out_shape=infer_shape, out_dtype=_first, func_type="aot",
+                         bprop=bprop)
+    # PyNative caches an op's inferred output shape by its name, attributes and input shapes, not by this Python
+    # function: I3D's stem (stride 2, SAME) and kenshohara's (stride 1,2,2, pad 3) see the same input shapes, so
+    # the geometry must be an attribute, or the second one gets the first one's output shape.
+    for op in (forward, like_x, like_w):
+        op.add_prim_attr("geometry", tuple(convolution_geometry(stride, padding)))
+    return forward
 
 
 def conv3d_implementation(pass_index, src_shape, weight_shape, stride, padding="same"):
