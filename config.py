@@ -113,7 +113,7 @@ OPTION_GROUPS = {
     ],
     "data": [
         _opt("dataset", str, "hmdb51", "dataset (src/factory/data_factory.py DATASETS)",
-             ("hmdb51", "ucf101", "sample", "video_json")),
+             ("hmdb51", "ucf101", "sthv2", "sample", "video_json")),
         _opt("video_path", str, "", "frame tree of the stream (joint evaluation: the rgb tree)"),
         _opt("annotation_path", str, "", "annotation JSON (hmdb51_json.py / ucf101_json.py output)"),
         _opt("video_path_joint_flow", str, "", "joint evaluation: the flow frame tree"),
@@ -151,6 +151,8 @@ OPTION_GROUPS = {
         _opt("warmup_epochs", NONNEGATIVE_INT, 0, "cosine schedule: linear warm-up epochs"),
         _opt("min_lr", NONNEGATIVE_FLOAT, 0.0, "cosine schedule: final learning rate"),
         _opt("momentum", FRACTION, 0.9, "sgd and rmsprop momentum"),
+        _opt("clip_grad_norm", NONNEGATIVE_FLOAT, 0.0, "clip the gradients to this global L2 norm before each update "
+             "(mit-han-lab's and mmaction2's TSM recipes: 20); 0: no clipping"),
         _opt("weight_decay", NONNEGATIVE_FLOAT, 1e-8, "L2 weight decay of convolution and classifier weights (not "
              "BN, bias)"),
         _opt("start_epoch", NONNEGATIVE_INT, 0, "epoch to start at: the lr schedule and data order continue from "

@@ -90,7 +90,8 @@ def train(cfg):
     optimizer = create_optimizer(cfg.optimizer, net.trainable_params(), lr, momentum=cfg.momentum,
                                  weight_decay=cfg.weight_decay, loss_scale=loss_scale)
     loss_fn = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
-    train_step = build_train_step(net, loss_fn, optimizer, cfg.amp_level, cfg.loss_scale, cfg.device_target)
+    train_step = build_train_step(net, loss_fn, optimizer, cfg.amp_level, cfg.loss_scale, cfg.device_target,
+                                  clip_grad_norm=cfg.clip_grad_norm)
 
     evaluate = None
     if not cfg.no_eval and is_main:

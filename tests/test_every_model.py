@@ -15,12 +15,12 @@ from src.training.optimizer import create_optimizer
 from src.weights import load_pretrained, save_checkpoint_atomic
 
 # Per family, what makes a network small enough for a test (the shape of the network, not its function).
-SMALL_ARGS = {"i3d": {}, "resnet3d": {"widen_factor": 0.125}}
+SMALL_ARGS = {"i3d": {}, "resnet3d": {"widen_factor": 0.125}, "tsm": {"widen_factor": 0.125}}
 CLIP = (2, 8, 32, 32)  # frames, height, width: after the batch and channel axes
 MODELS = list_models()
-# The deep 3D-ResNets repeat the blocks of resnet3d_50 (only their counts differ) and compile for half a minute
+# The deep 3D-ResNets (and TSM-101) repeat the blocks of resnet3d_50 (tsm_resnet50) (only their counts differ) and compile for half a minute
 # each on 2 cores: every model builds, loads and runs; training and export run on one model per block kind.
-REPRESENTATIVE = [name for name in MODELS if name in ("i3d", "resnet3d_10", "resnet3d_50")]
+REPRESENTATIVE = [name for name in MODELS if name in ("i3d", "resnet3d_10", "resnet3d_50", "tsm_resnet50")]
 
 
 def small(name, mode="rgb", num_classes=5):
@@ -35,6 +35,7 @@ def clips(channels, batch=2, seed=0):
 def test_every_family_has_small_arguments():
     assert {default_cfg(name)["weight_format"] for name in MODELS} <= set(SMALL_ARGS)
     assert "i3d" in MODELS and {f"resnet3d_{d}" for d in (10, 18, 34, 50, 101, 152, 200)} <= set(MODELS)
+    assert {"tsm_resnet50", "tsm_resnet101"} <= set(MODELS)
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -6,7 +6,6 @@ stem (made by tests/fixtures/make_resnet3d_reference.py) for the cases and seede
 tests/resnet3d_reference.py; here the same weights go through the naming scheme into our network.
 Parameter counts are kenshohara's, measured on his code (shared/reference/backbones.md §6.1).
 """
-import ast
 import functools
 import json
 import os
@@ -18,10 +17,12 @@ import numpy as np
 import pytest
 
 from resnet3d_reference import PARITY_CASES, reference_input, reference_state
+from state_dicts import numbered_state, read_key_list
 from src.deploy import export_model, run_exported
 from src.factory import create_model
 from src.models import default_cfg, list_models
-from src.models.resnet3d import RESNET3D_DEPTHS, ZeroPadShortcut
+from src.models.resnet3d import RESNET3D_DEPTHS
+from src.models.resnet_blocks import ZeroPadShortcut
 from src.weights import CheckpointMismatchError, convert_state_dict, save_checkpoint_atomic
 from src.weights.resnet3d_naming import (KENSHOHARA_200EP, KENSHOHARA_CVPR2018, detect_resnet3d_scheme,
                                          resnet3d_args_from_weights)
@@ -323,22 +324,6 @@ KEY_LISTS = {  # file -> (scheme, depth, shortcut, classes)
     "kenshohara_r3d50_K_200ep.txt": (KENSHOHARA_200EP, 50, "B", 700),
     "kenshohara_cvpr2018_resnet-34-kinetics.txt": (KENSHOHARA_CVPR2018, 34, "A", 400),
 }
-
-
-def read_key_list(filename):
-    """{key: shape} from a 'key [d0,d1,...]' per line file ('#' lines are its header)."""
-    entries = {}
-    with open(os.path.join(FIXTURES, "state_dict_keys", filename)) as f:
-        for line in f:
-            if line.strip() and not line.startswith("#"):
-                key, shape = line.split()
-                entries[key] = tuple(ast.literal_eval(shape))
-    return entries
-
-
-def numbered_state(entries):
-    """Each tensor filled with its own index, so where every value went can be checked."""
-    return {key: np.full(shape, index, np.float32) for index, (key, shape) in enumerate(sorted(entries.items()))}
 
 
 @pytest.mark.parametrize("filename", sorted(KEY_LISTS))

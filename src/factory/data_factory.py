@@ -21,6 +21,8 @@ DATASETS = {
     "ucf101": {"num_classes": 101, "classes": None, "horizontal_flip": True},
     # The built-in sample dataset (src/data/sample_dataset.py), made with any 2 to 6 of its classes: they ARE
     # directions of motion, and a mirror turns move_left into move_right and clockwise into counter-clockwise.
+    # Something-Something v2: the label is the direction of a motion ("pushing something left to right")
+    "sthv2": {"num_classes": 174, "classes": None, "horizontal_flip": False},
     "sample": {"num_classes": None, "classes": SAMPLE_CLASSES, "horizontal_flip": False},
     "video_json": {"num_classes": None, "classes": None, "horizontal_flip": True},  # any dataset in this format
 }

@@ -12,9 +12,11 @@ an `nn.Cell`. Its default configuration (`default_cfg`) says what the rest of th
   cropping, 0: as stored) and `sampler` (which frames: "dense", a window of consecutive frames). They are the
   defaults of the clip options for this model (src/factory/from_config.py apply_model_input).
 """
+import inspect
+
 REQUIRED_CFG_KEYS = ("num_classes", "first_conv", "classifier", "weight_format", "input")
 INPUT_KEYS = ("mean", "std", "clip_len", "crop_size", "short_side", "sampler")
-SAMPLERS = ("dense",)
+SAMPLERS = ("dense", "segments")
 
 _model_entrypoints = {}
 _default_cfgs = {}
@@ -38,6 +40,20 @@ def register_model(fn=None, *, default_cfg=None):
         _default_cfgs[name] = dict(default_cfg or {})
         return constructor
     return decorator(fn) if fn is not None else decorator
+
+
+def register_variant(network, name, default_cfg, doc, **fixed):
+    """Register `name` as `network(**fixed, **options)` (a depth of a family: `resnet3d_18`, `tsm_resnet50`). Its
+    signature is the network's without `fixed`, so create_model passes exactly the options the network declares."""
+    def constructor(**kwargs):
+        return network(**fixed, **kwargs)
+
+    signature = inspect.signature(network.__init__)
+    constructor.__signature__ = signature.replace(
+        parameters=[p for key, p in signature.parameters.items() if key not in ("self", *fixed)])
+    constructor.__name__ = constructor.__qualname__ = name
+    constructor.__doc__ = doc
+    return register_model(constructor, default_cfg=default_cfg)
 
 
 def list_models():

@@ -5,7 +5,7 @@ import time
 
 import mindspore as ms
 import numpy as np
-from mindspore import nn
+from mindspore import nn, ops
 
 from ..progress import Progress
 from .checkpoint import read_run_state
@@ -17,15 +17,39 @@ logger = logging.getLogger(__name__)
 _DERIVED = ("learning_rate",)
 
 
-def build_train_step(net, loss_fn, optimizer, amp_level="O0", loss_scale=1024.0, device_target="CPU"):
+class ClippedTrainOneStepCell(nn.TrainOneStepCell):
+    """TrainOneStepCell whose gradients (after the data-parallel mean) are scaled to a global L2 norm of at most
+    `max_norm` before the update: PyTorch's clip_grad_norm_, as mit-han-lab's and mmaction2's TSM recipes use."""
+
+    def __init__(self, network, optimizer, max_norm):
+        super().__init__(network, optimizer)
+        self.max_norm = float(max_norm)
+
+    def construct(self, *inputs):
+        loss = self.network(*inputs)
+        sens = ops.fill(loss.dtype, loss.shape, self.sens)
+        grads = self.grad_reducer(self.grad(self.network, self.weights)(*inputs, sens))
+        self.optimizer(ops.clip_by_global_norm(grads, self.max_norm))
+        return loss
+
+
+def build_train_step(net, loss_fn, optimizer, amp_level="O0", loss_scale=1024.0, device_target="CPU",
+                     clip_grad_norm=0.0):
     """One optimisation step as a Cell: (clips, labels) -> loss.
 
     O1-O3 cast to float16 with a FIXED loss scale that never skips an update (drop_overflow_update=False):
     MindSpore's dynamic loss scale is rejected on CPU, and a fixed one behaves the same on every device. The
     optimizer must be built with the same `loss_scale` (it divides the gradients by it).
+    clip_grad_norm > 0: gradients clipped to that global norm (float32 training only).
     """
     if amp_level == "O0":
-        return nn.TrainOneStepCell(nn.WithLossCell(net, loss_fn), optimizer)
+        loss_net = nn.WithLossCell(net, loss_fn)
+        if clip_grad_norm:
+            return ClippedTrainOneStepCell(loss_net, optimizer, clip_grad_norm)
+        return nn.TrainOneStepCell(loss_net, optimizer)
+    if clip_grad_norm:
+        raise ValueError(f"clip_grad_norm {clip_grad_norm} with amp_level {amp_level}: gradient clipping is built "
+                         "for float32 training (amp_level O0) only")
     if device_target == "CPU":
         logger.warning("amp_level %s on CPU: float16 kernels are slower than float32 here (measured), and "
                        "bfloat16 is not supported; O0 is the better choice on CPU", amp_level)

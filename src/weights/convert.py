@@ -5,7 +5,7 @@ import numpy as np
 
 from ..fileio import atomic_output
 from ..models.layers import is_run_state
-from .formats import split_name, weight_format
+from .formats import present_key, split_name, weight_format
 
 
 class CheckpointMismatchError(ValueError):
@@ -26,6 +26,7 @@ def convert_state_dict(source, scheme, target_shapes, source_name="checkpoint"):
         if key is None:
             converted[name] = np.ones(shape, np.float32)
             continue
+        key = present_key(key, source)  # a format may give one tensor several names (TSM's `conv1.net` or `conv1`)
         if key not in source:
             missing.append(f"{key} (for {name})")
             continue
@@ -89,6 +90,7 @@ def convert_to_checkpoint(source, save_path, source_name, model="i3d", num_class
     scheme = fmt.detect(source, source_name)
     arguments = fmt.network_arguments(source, scheme, source_name)
     fixed_model = arguments.pop("model", model)
+    note = arguments.pop("note", None)
     if fixed_model != model:
         raise CheckpointMismatchError(f"{source_name}: the weights are a {fixed_model} ({scheme.description}), not a "
                                       f"{model}: convert with --model {fixed_model}")
@@ -100,6 +102,8 @@ def convert_to_checkpoint(source, save_path, source_name, model="i3d", num_class
     options = {k: v for k, v in arguments.items() if k not in ("num_classes", "in_channels")}
     log(f"{source_name}: {scheme.description}, {len(params)} tensors, {arguments['in_channels']} input channels, "
         f"{source_classes} classes" + (f", {options}" if options else ""))
+    if note:
+        log(f"{source_name}: {note}")
     if options:
         log(f"build the network with these options: --model {model} --model_args "
             + ",".join(f"{k}={v}" for k, v in options.items()))

@@ -2,11 +2,12 @@
 recognised, and what the weights themselves say about the network they fill.
 
 A model's default_cfg names its family (`weight_format`); `weight_format(model)` gives a WeightFormat with
-- `schemes`: NamingSchemes (src/weights/naming.py for I3D, resnet3d_naming.py for kenshohara's 3D-ResNet),
-  each with a `marker` key only its format has;
+- `schemes`: NamingSchemes (src/weights/naming.py for I3D, resnet3d_naming.py for kenshohara's 3D-ResNet,
+  tsm_naming.py for TSM), each with a `marker` key only its format has; a scheme's `key` is their key for one of
+  our parameters, or a tuple of the names a format may give it (the first present is used);
 - `network_arguments(state, scheme, source_name)`: the constructor arguments the weights determine (classes,
   input channels, and family options such as a 3D-ResNet's shortcut type), plus `model` where the weights
-  fix the registered name (a 3D-ResNet's depth).
+  fix the registered name (a 3D-ResNet's depth) and `note`, a remark the converter prints.
 The converter (src/weights/convert.py) is the same for every family: detect, build, map every tensor, check.
 """
 from dataclasses import dataclass
@@ -40,6 +41,14 @@ def split_name(param_name):
     return ".".join(parts[:-2]), ".".join(parts[-2:])
 
 
+def present_key(key, state):
+    """A scheme's key for one tensor in `state`: the key itself, or the first of its alternative names that
+    `state` holds (the first when none is: the name an error reports)."""
+    if isinstance(key, tuple):
+        return next((k for k in key if k in state), key[0])
+    return key
+
+
 def source_key(scheme, param_name):
     """Their key for our parameter `param_name` ('Mixed_4b.branch_1b.conv.weight', 'layer1.0.conv1.weight')."""
     return scheme.key(*split_name(param_name))
@@ -47,7 +56,7 @@ def source_key(scheme, param_name):
 
 def classifier_and_channels(state, scheme, cfg, source_name):
     """(classes, input channels) from the classifier's bias and the first convolution's kernel."""
-    head_key = source_key(scheme, f"{cfg['classifier']}.bias")
+    head_key = present_key(source_key(scheme, f"{cfg['classifier']}.bias"), state)
     if head_key not in state:
         raise ValueError(f"{source_name}: no classifier '{head_key}' found ({scheme.description})")
     first_name = f"{cfg['first_conv']}.weight"
@@ -59,5 +68,6 @@ def weight_format(model):
     from ..models import default_cfg
     from .naming import I3D_FORMAT
     from .resnet3d_naming import RESNET3D_FORMAT
-    formats = {"i3d": I3D_FORMAT, "resnet3d": RESNET3D_FORMAT}
+    from .tsm_naming import TSM_FORMAT
+    formats = {"i3d": I3D_FORMAT, "resnet3d": RESNET3D_FORMAT, "tsm": TSM_FORMAT}
     return formats[default_cfg(model)["weight_format"]]

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .formats import WeightFormat
-from ..models.resnet3d import RESNET3D_DEPTHS, STAGE_WIDTHS, Bottleneck
+from ..models.resnet3d import RESNET3D_DEPTHS
+from ..models.resnet_blocks import STAGE_WIDTHS, Bottleneck
 
 # our last name component -> PyTorch's
 TENSOR_NAMES = {"weight": "weight", "bias": "bias", "gamma": "weight", "beta": "bias",
