@@ -1,6 +1,6 @@
 """Step time and peak memory of a model, MindSpore against PyTorch running the same architecture, in the same run.
 
-    python benchmarks/speed.py --model i3d|resnet3d_18|resnet3d_50 --what forward --shape 8,3,16,112,112
+    python benchmarks/speed.py --model i3d|resnet3d_18|resnet3d_50|tsm_resnet50 --what forward --shape 8,3,16,112,112
                                --mode graph [--repeats 5] [--warmup 2] [--threads N] [--torch_isa native|avx2]
                                [--optimizer adam|sgd] [--checkpoint_path CKPT] [--separate]
     python benchmarks/speed.py --suite --model M [M ...] [--shapes B,C,T,H,W ...] [--modes graph pynative]
@@ -8,8 +8,9 @@
 
 benchmarks/i3d_speed.py is this program for I3D (its command lines and result names are unchanged).
 
-The PyTorch networks: benchmarks/torch_i3d.py (our I3D's function, written again) and benchmarks/torch_resnet3d.py
-(kenshohara's 3D-ResNet, models/resnet.py). Both networks hold the same weights (copied from MindSpore by the
+The PyTorch networks: benchmarks/torch_i3d.py (our I3D's function, written again), benchmarks/torch_resnet3d.py
+(kenshohara's 3D-ResNet, models/resnet.py) and benchmarks/torch_tsm.py (mit-han-lab's TSM: 2-D ResNet on the frames
+folded into the batch, shift by slice assignment). Both networks hold the same weights (copied from MindSpore by the
 module's load_from_mindspore) and see the same clips. After --warmup untimed calls of each (MindSpore's first one
 compiles the graph in graph mode; its time is reported apart), the two are timed ALTERNATELY, one step each,
 the order swapped every round, so that a change in machine load falls on both; each figure is the median of --repeats rounds and the headline is the ratio
@@ -36,7 +37,7 @@ MindSpore / PyTorch (below 1: MindSpore is faster).
 
 Prints a markdown table and writes benchmarks/results/<model>_speed_<what>_<mode>_<BxCxTxHxW>.json. --suite runs
 the figure list (each figure in a fresh process) and writes benchmarks/results/<family>_speed_summary.md (family:
-i3d, or resnet3d for the 3D-ResNets).
+i3d, resnet3d for the 3D-ResNets, tsm).
 For a batch whose memory, estimated from a smaller batch of the same clip size, exceeds what is available with
 both frameworks in one process, each framework is timed in its own process instead (--separate; the table
 says so); if even one alone would not fit, the figure is skipped and listed as such.
@@ -76,6 +77,7 @@ MODELS = {
     "i3d": ("i3d", "I3D", "adam"),
     "resnet3d_18": ("resnet3d", "3D-ResNet-18 (kenshohara)", "sgd"),
     "resnet3d_50": ("resnet3d", "3D-ResNet-50 (kenshohara)", "sgd"),
+    "tsm_resnet50": ("tsm", "TSM-ResNet50 (mit-han-lab)", "sgd"),
 }
 
 
@@ -241,6 +243,10 @@ def torch_network(torch, model, num_classes, in_channels):
     if model == "i3d":
         from benchmarks.torch_i3d import TorchI3D, load_from_mindspore
         return TorchI3D(num_classes=num_classes, in_channels=in_channels), load_from_mindspore
+    if model.startswith("tsm_resnet"):
+        from benchmarks.torch_tsm import TorchTSM, load_from_mindspore
+        return TorchTSM(int(model[len("tsm_resnet"):]), num_classes=num_classes, in_channels=in_channels), \
+            load_from_mindspore
     from benchmarks.torch_resnet3d import TorchResNet3D, load_from_mindspore
     depth = int(model.rsplit("_", 1)[1])
     return TorchResNet3D(depth, num_classes=num_classes, in_channels=in_channels), load_from_mindspore
@@ -298,11 +304,10 @@ def forward_gflop(torch, shape, model="i3d"):
             kt, kh, kw = unit.conv.kernel_size
             total.append(2 * output.numel() * unit.conv.in_channels * kt * kh * kw)
     else:
-        kind = torch.nn.Conv3d
+        kind = (torch.nn.Conv2d, torch.nn.Conv3d)
 
         def count(conv, inputs, output):
-            kt, kh, kw = conv.kernel_size
-            total.append(2 * output.numel() * conv.in_channels // conv.groups * kt * kh * kw)
+            total.append(2 * output.numel() * conv.in_channels // conv.groups * int(np.prod(conv.kernel_size)))
     for module in net.modules():
         if isinstance(module, kind):
             module.register_forward_hook(count)

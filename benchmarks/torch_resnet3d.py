@@ -21,24 +21,29 @@ from benchmarks.torch_weights import copy_weights
 INPLANES = (64, 128, 256, 512)  # kenshohara's get_inplanes()
 
 
-def conv3x3x3(in_planes, out_planes, stride=1):
-    return nn.Conv3d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+# 2: torchvision's 2-D ResNet (TSM's backbone, benchmarks/torch_tsm.py); 3: kenshohara's 3-D one
+CONV = {2: nn.Conv2d, 3: nn.Conv3d}
+NORM = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
 
 
-def conv1x1x1(in_planes, out_planes, stride=1):
-    return nn.Conv3d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
+def conv3x3x3(in_planes, out_planes, stride=1, dims=3):
+    return CONV[dims](in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+def conv1x1x1(in_planes, out_planes, stride=1, dims=3):
+    return CONV[dims](in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
 
 
 class BasicBlock(nn.Module):
     expansion = 1
 
-    def __init__(self, in_planes, planes, stride=1, downsample=None):
+    def __init__(self, in_planes, planes, stride=1, downsample=None, dims=3):
         super().__init__()
-        self.conv1 = conv3x3x3(in_planes, planes, stride)
-        self.bn1 = nn.BatchNorm3d(planes)
+        self.conv1 = conv3x3x3(in_planes, planes, stride, dims=dims)
+        self.bn1 = NORM[dims](planes)
         self.relu = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3x3(planes, planes)
-        self.bn2 = nn.BatchNorm3d(planes)
+        self.conv2 = conv3x3x3(planes, planes, dims=dims)
+        self.bn2 = NORM[dims](planes)
         self.downsample = downsample
         self.stride = stride
 
@@ -55,14 +60,14 @@ class BasicBlock(nn.Module):
 class Bottleneck(nn.Module):
     expansion = 4
 
-    def __init__(self, in_planes, planes, stride=1, downsample=None):
+    def __init__(self, in_planes, planes, stride=1, downsample=None, dims=3):
         super().__init__()
-        self.conv1 = conv1x1x1(in_planes, planes)
-        self.bn1 = nn.BatchNorm3d(planes)
-        self.conv2 = conv3x3x3(planes, planes, stride)
-        self.bn2 = nn.BatchNorm3d(planes)
-        self.conv3 = conv1x1x1(planes, planes * self.expansion)
-        self.bn3 = nn.BatchNorm3d(planes * self.expansion)
+        self.conv1 = conv1x1x1(in_planes, planes, dims=dims)
+        self.bn1 = NORM[dims](planes)
+        self.conv2 = conv3x3x3(planes, planes, stride, dims=dims)
+        self.bn2 = NORM[dims](planes)
+        self.conv3 = conv1x1x1(planes, planes * self.expansion, dims=dims)
+        self.bn3 = NORM[dims](planes * self.expansion)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
         self.stride = stride
@@ -126,18 +131,14 @@ class TorchResNet3D(nn.Module):
         return torch.cat([out.data, zero_pads], dim=1)
 
     def _make_layer(self, block, planes, blocks, shortcut_type, stride=1):
-        downsample = None
-        if stride != 1 or self.in_planes != planes * block.expansion:
-            if shortcut_type == "A":
-                def downsample(x, planes=planes * block.expansion, stride=stride):
-                    return self._downsample_basic_block(x, planes, stride)
-            else:
-                downsample = nn.Sequential(conv1x1x1(self.in_planes, planes * block.expansion, stride),
-                                           nn.BatchNorm3d(planes * block.expansion))
-        layers = [block(self.in_planes, planes, stride, downsample)]
-        self.in_planes = planes * block.expansion
-        layers += [block(self.in_planes, planes) for _ in range(1, blocks)]
-        return nn.Sequential(*layers)
+        if shortcut_type == "A" and (stride != 1 or self.in_planes != planes * block.expansion):
+            def downsample(x, planes=planes * block.expansion, stride=stride):
+                return self._downsample_basic_block(x, planes, stride)
+            layers = [block(self.in_planes, planes, stride, downsample)]
+            self.in_planes = planes * block.expansion
+            return nn.Sequential(*layers, *[block(self.in_planes, planes) for _ in range(1, blocks)])
+        layer, self.in_planes = make_layer(block, self.in_planes, planes, blocks, stride)
+        return layer
 
     def forward(self, x):
         x = self.relu(self.bn1(self.conv1(x)))
@@ -146,6 +147,19 @@ class TorchResNet3D(nn.Module):
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         x = self.avgpool(x)
         return self.fc(x.view(x.size(0), -1))
+
+
+def make_layer(block, in_planes, planes, blocks, stride=1, dims=3):
+    """(one stage of `blocks` blocks with shortcut B where the shape changes, its output channels): torchvision's
+    and kenshohara's _make_layer."""
+    downsample = None
+    if stride != 1 or in_planes != planes * block.expansion:
+        downsample = nn.Sequential(conv1x1x1(in_planes, planes * block.expansion, stride, dims=dims),
+                                   NORM[dims](planes * block.expansion))
+    layers = [block(in_planes, planes, stride, downsample, dims=dims)]
+    out_planes = planes * block.expansion
+    layers += [block(out_planes, planes, dims=dims) for _ in range(1, blocks)]
+    return nn.Sequential(*layers), out_planes
 
 
 def torch_name(mindspore_name):

@@ -202,6 +202,25 @@ def test_resnet3d_same_names_and_eval_logits(depth):
         load_resnet3d(TorchResNet3D(depth, num_classes=NUM_CLASSES + 1), net)
 
 
+def test_torch_tsm_with_our_weights_gives_our_logits():
+    """mit-han-lab's form (frames folded into the batch, shift by slice assignment, `conv1.net`) with our weights
+    gives the same eval logits; a classifier of another size is refused."""
+    from benchmarks.torch_tsm import TorchTSM, load_from_mindspore, torch_name
+
+    net = informative_weights(create_model("tsm_resnet50", num_classes=NUM_CLASSES, dropout_keep_prob=1.0))
+    reference = TorchTSM(50, num_classes=NUM_CLASSES, num_segments=8, dropout=0.0)
+    names = {k for p in net.get_parameters() if torch_name(p.name) for k in torch_name(p.name)}
+    assert "layer1.0.conv1.net.weight" in names and "new_fc.weight" in names
+    load_from_mindspore(reference, net)
+    x = clip((1, 3, 8, 32, 32))
+    net.set_train(False)
+    with torch.no_grad():
+        theirs = reference.eval()(torch.from_numpy(x)).numpy()
+    assert rel_l2(net(ms.Tensor(x)).asnumpy(), theirs) <= 1e-5
+    with pytest.raises(ValueError, match="mis-shaped.*new_fc.weight"):
+        load_from_mindspore(TorchTSM(50, num_classes=NUM_CLASSES + 1), net)
+
+
 def test_speed_benchmark_resnet3d_train_step(tmp_path):
     """--model resnet3d_18: a tiny training-step figure, SGD for both frameworks, named after the model."""
     command = [sys.executable, os.path.join(ROOT, "benchmarks", "speed.py"), "--model", "resnet3d_18",
