@@ -7,11 +7,12 @@ r"""Classify video files with I3D: decode, sample and crop as evaluation does, p
 A clip is what eval.py builds from a prepared frame tree (src/inference/video_clips.py): --num_val_samples
 evenly spaced windows of --sample_duration frames (the centre one by default, loop-padded if the video is
 shorter), or for a model whose input contract samples TSN segments (TSM) one frame from each of
---sample_duration segments (their centres by default), shorter side --short_side (0: 256, as prepare_dataset stores frames), centre crop --spatial_size; only
-the JPEG re-encoding of prepared frames is missing. The flow stream runs when --flow_path is given, on optical
-flow computed on the fly (--flow_method; tvl1 takes seconds per frame pair on a CPU, dis milliseconds), and
-both streams are fused as eval.py fuses them (--fusion, --rgb_weight, --flow_weight). Class names: --labels
-(one per line), --annotation_path (a dataset's labels) or, for a 400-class network, Kinetics-400's.
+--sample_duration segments (their centres by default); shorter side --short_side (0: 256, as prepare_dataset
+stores frames), centre crop --spatial_size; only the JPEG re-encoding of prepared frames is missing. The flow
+stream runs when --flow_path is given, on optical flow computed on the fly (--flow_method; tvl1 takes seconds
+per frame pair on a CPU, dis milliseconds), and both streams are fused as eval.py fuses them (--fusion,
+--rgb_weight, --flow_weight). Class names: --labels (one per line), --annotation_path (a dataset's labels) or,
+for a 400-class network, Kinetics-400's.
 
 A checkpoint written by train.py brings its clip (its run's test_sample_duration, spatial_size and short side,
 measured on the run's frames when they were used as stored) and, for a flow network, the flow method its flow

@@ -105,6 +105,8 @@ def test_a_video_of_at_most_one_frame_per_segment_repeats_its_frames_in_order():
             assert offsets == sorted(offsets) and set(offsets) == set(range(n))
         with pytest.raises(ValueError, match="at least one frame, got 0"):
             sampler(0, rng)
+    late = TemporalSegments(8, num_clips=2)(3, None, 1)  # the second of two clips: also every frame, in order
+    assert late == sorted(late) and set(late) == {0, 1, 2}
     with pytest.raises(ValueError, match="clip length must be at least 1"):
         TemporalSegments(0)
 

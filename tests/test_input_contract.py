@@ -5,7 +5,7 @@ import pytest
 
 from config import parse_config
 from src.data.frames import load_rgb_frames
-from src.data.normalization import I3D_SCALING, Normalization
+from src.data.normalization import I3D_SCALING, IMAGENET_SCALING, Normalization
 from src.data.spatial import center_crop, to_model_input
 from src.data.temporal import TemporalSegments
 from src.factory import apply_model_input, create_dataset, dataset_from_config, model_normalization, model_sampler
@@ -88,8 +88,6 @@ def test_inference_clips_use_the_models_scaling():
     np.testing.assert_array_equal(clips.model_input(0), KENSHOHARA.to_model_input(clips.clip(0)))
 
 
-IMAGENET = Normalization((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-
 
 def with_segments_model(monkeypatch, name="tsn_probe"):
     """The registry's default_cfg with one more model, `name`, whose contract samples TSN segments (TSM's but
@@ -99,8 +97,9 @@ def with_segments_model(monkeypatch, name="tsn_probe"):
     def lookup(model):
         if model != name:
             return registered(model)
-        return {**registered("i3d"), "input": {"mean": IMAGENET.mean, "std": IMAGENET.std, "clip_len": 8,
-                                               "crop_size": 24, "short_side": 0, "sampler": "segments"}}
+        contract = {"mean": IMAGENET_SCALING.mean, "std": IMAGENET_SCALING.std, "clip_len": 8, "crop_size": 24,
+                    "short_side": 0, "sampler": "segments"}
+        return {**registered("i3d"), "input": contract}
     monkeypatch.setattr("src.models.default_cfg", lookup)
     return name
 
@@ -119,7 +118,7 @@ def test_a_segments_contract_gives_every_dataset_segment_clips(tmp_path, monkeyp
         record = source.records[item // 2]
         offsets = TemporalSegments(8, num_clips=2)(record.n_frames, None, item % 2)
         expected = center_crop(load_rgb_frames(record.video_dir, offsets), 24)
-        np.testing.assert_allclose(batch[item], IMAGENET.to_model_input(expected), atol=1e-5)
+        np.testing.assert_allclose(batch[item], IMAGENET_SCALING.to_model_input(expected), atol=1e-5)
     _, training = dataset_from_config(cfg, "training", "rgb", str(tmp_path / "rgb"), annotation)
     assert isinstance(training.temporal, TemporalSegments) and training.temporal.random_offsets
     i3d = parse_config(["--dataset", "video_json", "--spatial_size", "24"])

@@ -80,8 +80,9 @@ class RandomCrop:
 class MultiScaleCrop:
     """TSN's GroupMultiScaleCrop (mit-han-lab's, mmaction2's MultiScaleCrop): crop height and width each one of
     `scales` of the shorter side (at most `max_distort` scale steps apart; a size within 3 pixels of `size` is
-    taken as `size` where the frames hold it, so a crop is not resized by a pixel or two), at one of `num_positions` fixed positions, then
-    resized to `size` x `size`. One draw per clip: the same crop for every frame.
+    taken as `size` where the frames hold it, so a crop is not resized by a pixel or two), at one of
+    `num_positions` fixed positions, then resized to `size` x `size`. One draw per clip: the same crop for every
+    frame.
 
     The positions are points of a 5 x 5 grid over the crop's freedom, steps of a quarter of it (rounded down, as
     both references step): 5 are the corners and the centre (TSN's fix_crop); 13 (mit-han-lab's more_fix_crop,

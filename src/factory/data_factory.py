@@ -31,7 +31,8 @@ COLUMNS = ["clip", "label", "video_index"]
 # multiscale_13: TSN's multi-scale crop at 13 fixed positions, the training crop of mit-han-lab's and mmaction2's
 # TSM recipes (multiscale: the same crop at 5).
 TRAIN_CROPS = {"random": RandomCrop, "multiscale": MultiScaleCrop,
-               "multiscale_13": functools.partial(MultiScaleCrop, num_positions=13), "random_resized": RandomResizedCrop}
+               "multiscale_13": functools.partial(MultiScaleCrop, num_positions=13),
+               "random_resized": RandomResizedCrop}
 
 
 def create_transforms(subset, mode, spatial_size, short_side=None, train_crop="random", horizontal_flip=True):

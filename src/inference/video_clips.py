@@ -3,8 +3,9 @@
 A clip is made from a video file exactly as create_dataset(..., subset="validation") makes it from a frame
 tree, with the same objects: the evaluation temporal sampler of the model's `sampler` (create_temporal_sampler:
 dense, `num_clips` evenly spaced windows, the centre one for a single clip, loop padding for a video shorter than
-a clip; segments, one frame per TSN segment, the centres for a single clip), the evaluation transform (create_transforms: shorter side resized to `short_side`, centre crop) and
-to_model_input's scaling to [-1, 1]. Frames are decoded by src/data/video.py (RGB order).
+a clip; segments, one frame per TSN segment, the centres for a single clip), the evaluation transform
+(create_transforms: shorter side resized to `short_side`, centre crop) and to_model_input's scaling (the
+model's). Frames are decoded by src/data/video.py (RGB order).
 
 The one difference from preparing frames (prepare_dataset) and evaluating them (eval.py) is JPEG re-encoding:
 prepare_dataset stores every frame, and every flow image, as a JPEG; here they stay in memory. The flow stream
