@@ -133,9 +133,9 @@ OPTION_GROUPS = {
         _opt("spatial_size", POSITIVE_INT, 224, "crop height and width"),
         _opt("short_side", NONNEGATIVE_INT, 0, "resize frames to this shorter side before cropping; 0: as "
              "stored (infer.py: 256, the size prepare_dataset stores)"),
-        _opt("train_crop", str, "random", "training crop: random (a window), multiscale (TSN corner crops), "
-             "random_resized (RandomResizedCrop, area 0.25-1, ratio 3/4-4/3: kenshohara)",
-             ("random", "multiscale", "random_resized")),
+        _opt("train_crop", str, "random", "training crop: random (a window), multiscale (TSN multi-scale crop at "
+             "the corners and centre), multiscale_13 (at 13 positions: TSM), random_resized (RandomResizedCrop, "
+             "area 0.25-1, ratio 3/4-4/3: kenshohara)", ("random", "multiscale", "multiscale_13", "random_resized")),
         _opt("multiscale_crop", str2bool, False, "upstream name of --train_crop multiscale"),
         _opt("sample_duration", POSITIVE_INT, 64, "export and inference: frames per clip"),
     ],

@@ -6,11 +6,13 @@ r"""Classify video files with I3D: decode, sample and crop as evaluation does, p
 
 A clip is what eval.py builds from a prepared frame tree (src/inference/video_clips.py): --num_val_samples
 evenly spaced windows of --sample_duration frames (the centre one by default, loop-padded if the video is
-shorter), shorter side --short_side (0: 256, as prepare_dataset stores frames), centre crop --spatial_size; only
-the JPEG re-encoding of prepared frames is missing. The flow stream runs when --flow_path is given, on optical
-flow computed on the fly (--flow_method; tvl1 takes seconds per frame pair on a CPU, dis milliseconds), and
-both streams are fused as eval.py fuses them (--fusion, --rgb_weight, --flow_weight). Class names: --labels
-(one per line), --annotation_path (a dataset's labels) or, for a 400-class network, Kinetics-400's.
+shorter), or for a model whose input contract samples TSN segments (TSM) one frame from each of
+--sample_duration segments (their centres by default); shorter side --short_side (0: 256, as prepare_dataset
+stores frames), centre crop --spatial_size; only the JPEG re-encoding of prepared frames is missing. The flow
+stream runs when --flow_path is given, on optical flow computed on the fly (--flow_method; tvl1 takes seconds
+per frame pair on a CPU, dis milliseconds), and both streams are fused as eval.py fuses them (--fusion,
+--rgb_weight, --flow_weight). Class names: --labels (one per line), --annotation_path (a dataset's labels) or,
+for a 400-class network, Kinetics-400's.
 
 A checkpoint written by train.py brings its clip (its run's test_sample_duration, spatial_size and short side,
 measured on the run's frames when they were used as stored) and, for a flow network, the flow method its flow
@@ -20,7 +22,8 @@ a printed line says which of them differ from training.
 import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
 from config import explicit_options, parse_config, training_runs
 from src.context import init_context
-from src.factory import apply_training_settings, model_from_config, model_normalization, resolve_num_classes
+from src.factory import (apply_training_settings, model_from_config, model_normalization, model_sampler,
+                         resolve_num_classes)
 from src.fileio import write_json
 from src.entry import run_entry
 from src.inference import (DEFAULT_SHORT_SIDE, check_video, class_names_for, classify_videos, format_predictions,
@@ -58,16 +61,18 @@ def main(argv=None):
     classes = next(iter(num_classes.values()))
     class_names, names_from = class_names_for(classes, cfg.labels, cfg.annotation_path)
     networks = {mode: model_from_config(cfg, mode, classes, path, inference=True) for mode, path in checkpoints.items()}
-    short_side = cfg.short_side or DEFAULT_SHORT_SIDE
+    short_side, sampler = cfg.short_side or DEFAULT_SHORT_SIDE, model_sampler(cfg.model)
     records = classify_videos(cfg.video, networks, clip_len=cfg.sample_duration, spatial_size=cfg.spatial_size,
                               num_clips=cfg.num_val_samples, short_side=short_side, flow_method=cfg.flow_method,
                               fusion=cfg.fusion, weights=(cfg.rgb_weight, cfg.flow_weight), progress=True,
-                              normalization=model_normalization(cfg.model), clip_fusion=cfg.clip_fusion)
-    print(f"{cfg.num_val_samples} clip(s) of {cfg.sample_duration} frames per video, shorter side {short_side}, "
+                              normalization=model_normalization(cfg.model), clip_fusion=cfg.clip_fusion,
+                              sampler=sampler)
+    frames = "frames" if sampler == "dense" else "segment frames"
+    print(f"{cfg.num_val_samples} clip(s) of {cfg.sample_duration} {frames} per video, shorter side {short_side}, "
           f"centre crop {cfg.spatial_size}; class names: {names_from or 'none given (class indices)'}")
     print(format_predictions(records, class_names, TOP_K, cfg.fusion))
     if cfg.json_out:
-        options = {"checkpoints": checkpoints, "sample_duration": cfg.sample_duration,
+        options = {"checkpoints": checkpoints, "sample_duration": cfg.sample_duration, "sampler": sampler,
                    "spatial_size": cfg.spatial_size, "short_side": short_side, "num_val_samples": cfg.num_val_samples,
                    "flow_method": cfg.flow_method if "flow" in checkpoints else None, "fusion": cfg.fusion,
                    "weights": {"rgb": cfg.rgb_weight, "flow": cfg.flow_weight}, "class_names_from": names_from}

@@ -3,9 +3,10 @@ r"""Write the VALIDATION clips of one stream as raw float32 batches for the C++ 
     python preprocess.py --dataset hmdb51 --mode rgb --video_path FRAMES --annotation_path ANN.json \
         --batch_size 8 [--test_sample_duration 64 --spatial_size 224 --num_val_samples 1]
 
-The clips are exactly eval.py's (centre crop, evenly spaced windows, the same normalisation), so the 310 accuracy
-from postprocess.py equals eval.py's on the same model. Layout (src/deploy/batch_files.py):
-preprocess_Result/data/<dataset>/<mode>/*.bin, preprocess_Result/label/<dataset>/<mode>/ (labels, manifest).
+The clips are exactly eval.py's (centre crop, the model's temporal sampling: evenly spaced windows or TSN
+segments, the same normalisation), so the 310 accuracy from postprocess.py equals eval.py's on the same model.
+Layout (src/deploy/batch_files.py): preprocess_Result/data/<dataset>/<mode>/*.bin,
+preprocess_Result/label/<dataset>/<mode>/ (labels, manifest).
 """
 import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
 from config import explicit_options, parse_config

@@ -12,8 +12,8 @@ from src.data.frames import check_frame_count, load_flow_frames, load_rgb_frames
 from src.data.layout import flow_frame_names, rgb_frame_name, write_n_frames
 from src.data.spatial import (CenterCrop, Compose, MultiScaleCrop, RandomCrop, RandomHorizontalFlip,
                               ResizeShortSide, to_model_input)
-from src.data.temporal import TemporalCenterCrop, TemporalEvenCrops, TemporalRandomCrop, loop_pad
-from src.factory import create_dataset, create_transforms
+from src.data.temporal import TemporalCenterCrop, TemporalEvenCrops, TemporalRandomCrop, TemporalSegments, loop_pad
+from src.factory import create_dataset, create_temporal_sampler, create_transforms
 
 from clip_trees import H, W, _frame, make_tree, write_annotation  # noqa: F401
 
@@ -60,6 +60,65 @@ def test_even_crops_span_the_video():
     assert [sampler(20, None, k)[-1] for k in range(3)] == [3, 11, 19]  # the last clip ends on the last frame
     assert TemporalEvenCrops(4, 1).starts(20) == [TemporalCenterCrop(4)(20)[0]]
     assert TemporalEvenCrops(8, 3).starts(5) == [0, 0, 0]  # shorter than a clip: all clips loop-pad
+
+
+def test_segments_training_takes_a_random_frame_of_every_segment():
+    sampler, rng = TemporalSegments(8, random_offsets=True), np.random.default_rng(0)
+    reached = [set() for _ in range(8)]
+    for _ in range(300):
+        offsets = sampler(30, rng)  # segments of 30 // 8 = 3 frames; frames 24-29 are mit-han-lab's unused tail
+        for i, offset in enumerate(offsets):
+            assert 3 * i <= offset < 3 * i + 3
+            reached[i].add(offset)
+    assert reached == [{3 * i, 3 * i + 1, 3 * i + 2} for i in range(8)]  # every frame of a segment is drawn
+    draws = np.random.default_rng(3).integers(0, 5, 8)  # 41 frames: segments of 5, the rng's draws inside them
+    assert sampler(41, np.random.default_rng(3)) == [5 * i + int(r) for i, r in enumerate(draws)]
+
+
+def test_segments_evaluation_takes_mit_han_labs_segment_centres():
+    assert TemporalSegments(8)(20) == [1, 3, 6, 8, 11, 13, 16, 18]  # tick 2.5: int(1.25 + 2.5 i)
+    assert TemporalSegments(8)(300) == [18, 56, 93, 131, 168, 206, 243, 281]
+    for clip_len in (3, 8, 16):
+        for n in range(clip_len + 1, 400):
+            tick = (n - 1 + 1) / float(clip_len)  # _get_val_indices with new_length 1
+            assert TemporalSegments(clip_len)(n) == [int(tick / 2.0 + tick * x) for x in range(clip_len)], n
+
+
+def test_segments_clips_spread_evenly_inside_every_segment():
+    sampler = TemporalSegments(4, num_clips=3)
+    # segments of 3 frames: clip k takes the frame at (k + 1/2) / 3 of each, so the clips share no frame
+    assert [sampler(12, None, k) for k in range(3)] == [[0, 3, 6, 9], [1, 4, 7, 10], [2, 5, 8, 11]]
+    assert [TemporalSegments(4, num_clips=2)(16, None, k) for k in range(2)] == [[1, 5, 9, 13], [3, 7, 11, 15]]
+    assert TemporalSegments(4, num_clips=1)(37) == TemporalSegments(4)(37)
+    with pytest.raises(ValueError, match="clip 3 asked of a sampler of 3 clip"):
+        sampler(12, None, 3)
+
+
+def test_a_video_of_at_most_one_frame_per_segment_repeats_its_frames_in_order():
+    rng = np.random.default_rng(0)
+    for sampler in (TemporalSegments(8), TemporalSegments(8, random_offsets=True)):
+        assert sampler(3, rng) == [0, 0, 0, 1, 1, 2, 2, 2]  # int(3 / 8 * (i + 1/2))
+        assert sampler(8, rng) == list(range(8))
+        assert sampler(1, rng) == [0] * 8
+        for n in range(1, 9):
+            offsets = sampler(n, rng)
+            assert offsets == sorted(offsets) and set(offsets) == set(range(n))
+        with pytest.raises(ValueError, match="at least one frame, got 0"):
+            sampler(0, rng)
+    late = TemporalSegments(8, num_clips=2)(3, None, 1)  # the second of two clips: also every frame, in order
+    assert late == sorted(late) and set(late) == {0, 1, 2}
+    with pytest.raises(ValueError, match="clip length must be at least 1"):
+        TemporalSegments(0)
+
+
+def test_the_sampler_of_a_contract():
+    training = create_temporal_sampler("training", 8, sampler="segments")
+    assert isinstance(training, TemporalSegments) and training.random_offsets and training.num_clips == 1
+    validation = create_temporal_sampler("validation", 8, 3, sampler="segments")
+    assert not validation.random_offsets and validation.num_clips == 3
+    assert isinstance(create_temporal_sampler("training", 8), TemporalRandomCrop)
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        create_temporal_sampler("validation", 8, sampler="sparse")
 
 
 # --- spatial transforms ------------------------------------------------------------------------------------
@@ -121,6 +180,44 @@ def test_multiscale_crop_output_and_consistency():
         out = MultiScaleCrop(24)(clip, np.random.default_rng(seed))
         assert out.shape == (4, 24, 24, 3)
         assert all(np.array_equal(out[0], out[t]) for t in range(4))
+
+
+def test_multiscale_crop_positions_are_mit_han_labs_fill_fix_offset():
+    # fill_fix_offset(more_fix_crop, 340, 256, 224, 224) as (w_offset, h_offset): steps 116 // 4, 32 // 4
+    mit_han_lab = [(0, 0), (116, 0), (0, 32), (116, 32), (58, 16), (0, 16), (116, 16), (58, 32), (58, 0),
+                   (29, 8), (87, 8), (29, 24), (87, 24)]
+    expected = [(top, left) for left, top in mit_han_lab]
+    assert MultiScaleCrop(224, num_positions=13).positions(256, 340, 224, 224) == expected
+    assert MultiScaleCrop(224).positions(256, 340, 224, 224) == expected[:5]
+    assert MultiScaleCrop(224).positions(256, 343, 224, 224)[1] == (0, 116)  # corners on the quarter grid too
+    with pytest.raises(ValueError, match="num_positions must be one of"):
+        MultiScaleCrop(224, num_positions=9)
+
+
+def test_multiscale_crop_draws_each_of_13_positions_once_per_clip():
+    rows, columns = np.mgrid[0:40, 0:60]
+    clip = np.stack([np.stack([rows, columns, np.full_like(rows, t)], -1) for t in range(4)]).astype(np.uint8)
+    transform = create_transforms("training", "rgb", 20, train_crop="multiscale_13", horizontal_flip=False)
+    assert transform.transforms[0].scales == (1.0, 0.875, 0.75, 0.66)
+    single_scale = MultiScaleCrop(20, scales=(0.5,), num_positions=13)  # 20 x 20 crops, no resize
+    seen = set()
+    for seed in range(400):
+        out = single_scale(clip, np.random.default_rng(seed))
+        assert all(np.array_equal(out[t, ..., :2], out[0, ..., :2]) for t in range(4))  # one crop for all frames
+        seen.add((int(out[0, 0, 0, 0]), int(out[0, 0, 0, 1])))
+    assert seen == set(single_scale.positions(40, 60, 20, 20)) and len(seen) == 13
+
+
+def test_multiscale_crop_sizes_within_3_pixels_of_the_output_are_the_output():
+    assert (226, 226) in MultiScaleCrop(226).crop_sizes(256, 340)  # 256 x .875 = 224: taken as 226
+    assert (224, 224) in MultiScaleCrop(224).crop_sizes(256, 340)
+    assert max(MultiScaleCrop(226).crop_sizes(225, 300)) == (225, 225)  # not larger than the frames
+
+
+def test_every_training_crop_is_a_config_choice():
+    from config import OPTIONS
+    from src.factory.data_factory import TRAIN_CROPS
+    assert sorted(OPTIONS["train_crop"].choices) == sorted(TRAIN_CROPS)
 
 
 def test_random_resized_crop_draws_torchvisions_windows_once_per_clip():

@@ -228,6 +228,21 @@ def test_command_line_error_message(tmp_path, checkpoints):
     assert f"infer.py: {missing}: video file not found" in result.stderr
 
 
+def test_a_model_that_samples_segments_gets_segment_clips(tmp_path, small_video, checkpoints, monkeypatch):
+    """infer.py reads the sampler from the model's contract: here I3D's, said to be "segments" for this test."""
+    from src.models import default_cfg
+    registered = default_cfg
+    monkeypatch.setattr("src.models.default_cfg", lambda name: {**registered(name), "input": {
+        **registered(name)["input"], "sampler": "segments"}})
+    out = tmp_path / "result.json"
+    infer.main(small_run(small_video, checkpoints, "--sample_duration", "8", "--num_val_samples", "2",
+                         "--json_out", str(out)))
+    saved = json.loads(out.read_text())
+    # 24 frames in 8 segments of 3: clip 0 takes the frame at 1/4 of each, clip 1 the one at 3/4
+    assert saved["videos"][0]["rgb"]["clip_offsets"] == [list(range(0, 24, 3)), list(range(2, 24, 3))]
+    assert saved["options"]["sampler"] == "segments"
+
+
 def test_class_names_must_match_the_network(tmp_path, small_video, checkpoints):
     labels = tmp_path / "labels.txt"
     labels.write_text("a\nb\nc\n")

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 
 from config import parse_config
-from src.data.normalization import I3D_SCALING, Normalization
-from src.data.spatial import to_model_input
-from src.factory import apply_model_input, create_dataset, model_normalization
+from src.data.frames import load_rgb_frames
+from src.data.normalization import I3D_SCALING, IMAGENET_SCALING, Normalization
+from src.data.spatial import center_crop, to_model_input
+from src.data.temporal import TemporalSegments
+from src.factory import apply_model_input, create_dataset, dataset_from_config, model_normalization, model_sampler
 from src.inference.video_clips import VideoClips
 from src.models import default_cfg, list_models, register_model
 
@@ -84,3 +86,48 @@ def test_inference_clips_use_the_models_scaling():
     frames = np.random.default_rng(1).integers(0, 256, (12, 40, 48, 3), dtype=np.uint8)
     clips = VideoClips(frames, "rgb", 8, 32, normalization=KENSHOHARA, short_side=40)
     np.testing.assert_array_equal(clips.model_input(0), KENSHOHARA.to_model_input(clips.clip(0)))
+
+
+
+def with_segments_model(monkeypatch, name="tsn_probe"):
+    """The registry's default_cfg with one more model, `name`, whose contract samples TSN segments (TSM's but
+    8 x 24 x 24), for this test only: nothing is registered, so the every-model tests never see it."""
+    registered = default_cfg
+
+    def lookup(model):
+        if model != name:
+            return registered(model)
+        contract = {"mean": IMAGENET_SCALING.mean, "std": IMAGENET_SCALING.std, "clip_len": 8, "crop_size": 24,
+                    "short_side": 0, "sampler": "segments"}
+        return {**registered("i3d"), "input": contract}
+    monkeypatch.setattr("src.models.default_cfg", lookup)
+    return name
+
+
+def test_a_segments_contract_gives_every_dataset_segment_clips(tmp_path, monkeypatch):
+    model = with_segments_model(monkeypatch)
+    assert model_sampler(model) == "segments" and model_sampler("i3d") == "dense"
+    make_tree(str(tmp_path / "rgb"), VIDEOS)
+    annotation = write_annotation(tmp_path / "ann.json", VIDEOS, SUBSETS, LABELS)
+    cfg = apply_model_input(parse_config(["--model", model, "--dataset", "video_json", "--batch_size", "3",
+                                          "--num_val_samples", "2"]), explicit=set(), report=lambda line: None)
+    data, source = dataset_from_config(cfg, "validation", "rgb", str(tmp_path / "rgb"), annotation)
+    batch = next(data.create_tuple_iterator(num_epochs=1, output_numpy=True))[0]
+    assert batch.shape == (3, 3, 8, 24, 24)
+    for item in range(3):  # video 0's clips 0 and 1, video 1's clip 0
+        record = source.records[item // 2]
+        offsets = TemporalSegments(8, num_clips=2)(record.n_frames, None, item % 2)
+        expected = center_crop(load_rgb_frames(record.video_dir, offsets), 24)
+        np.testing.assert_allclose(batch[item], IMAGENET_SCALING.to_model_input(expected), atol=1e-5)
+    _, training = dataset_from_config(cfg, "training", "rgb", str(tmp_path / "rgb"), annotation)
+    assert isinstance(training.temporal, TemporalSegments) and training.temporal.random_offsets
+    i3d = parse_config(["--dataset", "video_json", "--spatial_size", "24"])
+    _, dense = dataset_from_config(i3d, "training", "rgb", str(tmp_path / "rgb"), annotation)
+    assert not isinstance(dense.temporal, TemporalSegments)
+
+
+def test_inference_clips_sample_segments_when_asked():
+    frames = np.random.default_rng(1).integers(0, 256, (20, 40, 48, 3), dtype=np.uint8)
+    clips = VideoClips(frames, "rgb", 8, 32, num_clips=2, short_side=40, sampler="segments")
+    assert [clips.offsets(k) for k in range(2)] == [TemporalSegments(8, 2)(20, None, k) for k in range(2)]
+    np.testing.assert_array_equal(clips.clip(1), center_crop(frames[clips.offsets(1)], 32))

@@ -58,3 +58,5 @@ class Normalization:
 
 
 I3D_SCALING = Normalization(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))  # [-1, 1]
+# torchvision's ImageNet statistics: TSN and TSM (mit-han-lab, mmaction2's 123.675/58.395... on 0-255)
+IMAGENET_SCALING = Normalization(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))

@@ -78,22 +78,49 @@ class RandomCrop:
 
 
 class MultiScaleCrop:
-    """TSN-style: crop width and height each a random scale of the shorter side, at one of five fixed
-    positions (corners, centre), then resize to `size`. One draw per clip."""
+    """TSN's GroupMultiScaleCrop (mit-han-lab's, mmaction2's MultiScaleCrop): crop height and width each one of
+    `scales` of the shorter side (at most `max_distort` scale steps apart; a size within 3 pixels of `size` is
+    taken as `size` where the frames hold it, so a crop is not resized by a pixel or two), at one of
+    `num_positions` fixed positions, then resized to `size` x `size`. One draw per clip: the same crop for every
+    frame.
 
-    def __init__(self, size, scales=(1.0, 0.875, 0.75, 0.66), max_distort=1):
+    The positions are points of a 5 x 5 grid over the crop's freedom, steps of a quarter of it (rounded down, as
+    both references step): 5 are the corners and the centre (TSN's fix_crop); 13 (mit-han-lab's more_fix_crop,
+    mmaction2's num_fixed_crops=13, their TSM recipes) add the edge centres and the four quarter points.
+    """
+
+    NUM_POSITIONS = (5, 13)
+
+    def __init__(self, size, scales=(1.0, 0.875, 0.75, 0.66), max_distort=1, num_positions=5):
+        if num_positions not in self.NUM_POSITIONS:
+            raise ValueError(f"num_positions must be one of {self.NUM_POSITIONS}, got {num_positions}")
         self.size = size
         self.scales = scales
         self.max_distort = max_distort
+        self.num_positions = num_positions
+
+    def crop_sizes(self, height, width):
+        """The (crop height, crop width) pairs one is drawn from."""
+        base = min(height, width)
+        sizes = [int(base * s) for s in self.scales]
+        sizes = [self.size if abs(s - self.size) < 3 and self.size <= base else s for s in sizes]
+        return [(h, w) for i, h in enumerate(sizes) for j, w in enumerate(sizes) if abs(i - j) <= self.max_distort]
+
+    def positions(self, height, width, crop_h, crop_w):
+        """(top, left) of the fixed positions of a crop_h x crop_w window in height x width frames, in
+        mit-han-lab's fill_fix_offset order."""
+        y, x = (height - crop_h) // 4, (width - crop_w) // 4
+        grid = [(0, 0), (0, 4), (4, 0), (4, 4), (2, 2)]  # (row, column) in quarter steps: corners, centre
+        if self.num_positions == 13:
+            grid += [(2, 0), (2, 4), (4, 2), (0, 2), (1, 1), (1, 3), (3, 1), (3, 3)]  # edge centres, quarters
+        return [(row * y, column * x) for row, column in grid]
 
     def __call__(self, clip, rng):
         height, width = clip.shape[1:3]
-        base = min(height, width)
-        sizes = [int(base * s) for s in self.scales]
-        pairs = [(h, w) for i, h in enumerate(sizes) for j, w in enumerate(sizes) if abs(i - j) <= self.max_distort]
+        pairs = self.crop_sizes(height, width)
         crop_h, crop_w = pairs[int(rng.integers(len(pairs)))]
-        dy, dx = height - crop_h, width - crop_w
-        top, left = [(0, 0), (0, dx), (dy, 0), (dy, dx), (dy // 2, dx // 2)][int(rng.integers(5))]
+        positions = self.positions(height, width, crop_h, crop_w)
+        top, left = positions[int(rng.integers(len(positions)))]
         return resize_frames(crop(clip, top, left, crop_h, crop_w), self.size, self.size)
 
 

@@ -11,7 +11,8 @@ from ..data.dataset import ClipSourceError, EpochSampler, VideoClipDataset, clip
 from ..data.sample_dataset import SAMPLE_CLASSES
 from ..data.spatial import (CenterCrop, Compose, MultiScaleCrop, RandomCrop, RandomHorizontalFlip, RandomResizedCrop,
                             ResizeShortSide)
-from ..data.temporal import TemporalEvenCrops, TemporalRandomCrop
+from ..data.temporal import TemporalEvenCrops, TemporalRandomCrop, TemporalSegments
+from ..models.registry import SAMPLERS
 
 # Every dataset uses the same annotation format; an entry states what differs: the class count a user
 # would check against (None: the annotation's), the names its labels come from (None: any), and whether a
@@ -29,7 +30,11 @@ DATASETS = {
 COLUMNS = ["clip", "label", "video_index"]
 
 
-TRAIN_CROPS = {"random": RandomCrop, "multiscale": MultiScaleCrop, "random_resized": RandomResizedCrop}
+# multiscale_13: TSN's multi-scale crop at 13 fixed positions, the training crop of mit-han-lab's and mmaction2's
+# TSM recipes (multiscale: the same crop at 5).
+TRAIN_CROPS = {"random": RandomCrop, "multiscale": MultiScaleCrop,
+               "multiscale_13": functools.partial(MultiScaleCrop, num_positions=13),
+               "random_resized": RandomResizedCrop}
 
 
 def create_transforms(subset, mode, spatial_size, short_side=None, train_crop="random", horizontal_flip=True):
@@ -44,9 +49,19 @@ def create_transforms(subset, mode, spatial_size, short_side=None, train_crop="r
     return Compose(resize + [CenterCrop(spatial_size)])
 
 
-def create_temporal_sampler(subset, clip_len, num_clips=1):
-    """Training: a random window; evaluation: `num_clips` evenly spaced windows (1: the centre one)."""
-    if subset == "training":
+def create_temporal_sampler(subset, clip_len, num_clips=1, sampler="dense"):
+    """The frames of a clip, by the model's input contract `sampler` (src/models/registry.py SAMPLERS).
+
+    dense: `clip_len` consecutive frames; training a random window, evaluation `num_clips` evenly spaced windows
+    (1: the centre one). segments: one frame of each of `clip_len` equal segments (TemporalSegments); training a
+    random frame per segment, evaluation `num_clips` evenly spaced frames inside every segment (1: the centres).
+    """
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got '{sampler}'")
+    training = subset == "training"
+    if sampler == "segments":
+        return TemporalSegments(clip_len, 1 if training else num_clips, random_offsets=training)
+    if training:
         return TemporalRandomCrop(clip_len)
     return TemporalEvenCrops(clip_len, num_clips)
 
@@ -54,14 +69,15 @@ def create_temporal_sampler(subset, clip_len, num_clips=1):
 def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spatial_size=224, batch_size=1,
                    num_val_samples=1, short_side=None, train_crop="random", num_workers=1, num_shards=1,
                    shard_id=0, seed=None, shuffle=None, drop_remainder=None, start_epoch=0, num_epochs=1,
-                   normalize_late=True, normalization=None):
+                   normalize_late=True, normalization=None, sampler="dense"):
     """Returns (batched mindspore dataset with columns clip/label/video_index, VideoClipDataset source).
 
     Training shuffles and drops the last incomplete batch; evaluation keeps every clip, in order, with
     `num_val_samples` clips per video (fuse scores per video by the video_index column).
     The dataset holds epochs start_epoch .. start_epoch + num_epochs - 1 back to back (see EpochSampler),
     each of the same number of batches in training: iterate it once, `num_epochs=1`, and count steps.
-    normalization: the model's input scaling (src/data/normalization.py; default I3D's [-1, 1]).
+    normalization: the model's input scaling (src/data/normalization.py; default I3D's [-1, 1]); sampler: its
+    temporal sampling ("dense" windows or TSN "segments", create_temporal_sampler), both from its input contract.
     normalize_late: workers pass uint8 clips and whole batches are scaled (about twice the throughput of
     converting each clip to float32 in Python: benchmarks/data_pipeline.py).
     """
@@ -69,7 +85,7 @@ def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spati
         raise ValueError(f"unknown dataset '{name}'; known: {sorted(DATASETS)}")
     training = subset == "training"
     source = VideoClipDataset(root, annotation_path, subset, mode,
-                              create_temporal_sampler(subset, clip_len, 1 if training else num_val_samples),
+                              create_temporal_sampler(subset, clip_len, 1 if training else num_val_samples, sampler),
                               create_transforms(subset, mode, spatial_size, short_side, train_crop,
                                                 DATASETS[name]["horizontal_flip"]),
                               clips_per_video=1 if training else num_val_samples, seed=seed,

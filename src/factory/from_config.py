@@ -45,6 +45,12 @@ def model_normalization(model):
     return Normalization(tuple(contract["mean"]), tuple(contract["std"]))
 
 
+def model_sampler(model):
+    """The temporal sampling of a registered model (its default_cfg input sampler: "dense" or "segments")."""
+    from ..models import default_cfg
+    return default_cfg(model)["input"]["sampler"]
+
+
 # The clip options a model's input contract gives (default_cfg "input" key -> options).
 MODEL_INPUT_OPTIONS = {"clip_len": ("train_sample_duration", "test_sample_duration", "sample_duration"),
                        "crop_size": ("spatial_size",), "short_side": ("short_side",)}
@@ -69,7 +75,7 @@ def apply_model_input(cfg, explicit, report=print):
 
 def dataset_from_config(cfg, subset, mode, video_path, annotation_path, num_shards=1, shard_id=0,
                         start_epoch=0, num_epochs=1):
-    """The dataset of a stream, clipped and scaled as cfg.model takes its input."""
+    """The dataset of a stream, sampled, clipped and scaled as cfg.model takes its input."""
     training = subset == "training"
     return create_dataset(cfg.dataset, video_path, annotation_path, subset, mode,
                           clip_len=cfg.train_sample_duration if training else cfg.test_sample_duration,
@@ -77,7 +83,7 @@ def dataset_from_config(cfg, subset, mode, video_path, annotation_path, num_shar
                           num_val_samples=cfg.num_val_samples, short_side=cfg.short_side or None,
                           train_crop="multiscale" if cfg.multiscale_crop else cfg.train_crop, num_workers=cfg.num_workers, num_shards=num_shards,
                           shard_id=shard_id, seed=cfg.seed, start_epoch=start_epoch, num_epochs=num_epochs,
-                          normalization=model_normalization(cfg.model))
+                          normalization=model_normalization(cfg.model), sampler=model_sampler(cfg.model))
 
 
 def model_from_config(cfg, mode, num_classes, checkpoint_path=None, trainable_prefixes=None, inference=False):

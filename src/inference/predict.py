@@ -22,7 +22,7 @@ def softmax(scores):
 
 def classify_videos(paths, networks, clip_len=64, spatial_size=224, num_clips=1, short_side=DEFAULT_SHORT_SIDE,
                     flow_method="tvl1", fusion="logits", weights=(1.0, 1.0), progress=False, normalization=None,
-                    clip_fusion="logits"):
+                    clip_fusion="logits", sampler="dense"):
     """One record per video of `paths`, classified by `networks` ({'rgb': net, 'flow': net}, one or both).
 
     A record: video, num_frames, seconds (decode; flow; per stream crop + forward), and per stream, and 'joint' when
@@ -42,7 +42,7 @@ def classify_videos(paths, networks, clip_len=64, spatial_size=224, num_clips=1,
         record = {"video": path, "num_frames": len(frames), "seconds": {"decode": time.perf_counter() - start}}
         for mode in streams:
             clips = VideoClips(frames, mode, clip_len, spatial_size, num_clips, short_side, flow_method,
-                               source=path, progress=progress, normalization=normalization)
+                               source=path, progress=progress, normalization=normalization, sampler=sampler)
             if mode == "flow":
                 record["seconds"]["flow"] = clips.flow_seconds  # computed when the clips were made
             start = time.perf_counter()

@@ -1,10 +1,11 @@
 """Video files -> the clips evaluation builds, for infer.py; the flow stream's optical flow computed on the fly.
 
 A clip is made from a video file exactly as create_dataset(..., subset="validation") makes it from a frame
-tree, with the same objects: the evaluation temporal sampler (create_temporal_sampler: `num_clips` evenly
-spaced windows, the centre one for a single clip, loop padding for a video shorter than a clip), the
-evaluation transform (create_transforms: shorter side resized to `short_side`, centre crop) and
-to_model_input's scaling to [-1, 1]. Frames are decoded by src/data/video.py (RGB order).
+tree, with the same objects: the evaluation temporal sampler of the model's `sampler` (create_temporal_sampler:
+dense, `num_clips` evenly spaced windows, the centre one for a single clip, loop padding for a video shorter than
+a clip; segments, one frame per TSN segment, the centres for a single clip), the evaluation transform
+(create_transforms: shorter side resized to `short_side`, centre crop) and to_model_input's scaling (the
+model's). Frames are decoded by src/data/video.py (RGB order).
 
 The one difference from preparing frames (prepare_dataset) and evaluating them (eval.py) is JPEG re-encoding:
 prepare_dataset stores every frame, and every flow image, as a JPEG; here they stay in memory. The flow stream
@@ -86,15 +87,16 @@ class VideoClips:
 
     clip(i), i < num_clips: uint8 (T, h, w, C) made as VideoClipDataset.load_clip makes evaluation clip i of a
     video (temporal offsets, frames at those offsets, evaluation transform); model_input(i): float32
-    (C, T, h, w), scaled by `normalization` (the model's; default I3D's [-1, 1]). `frames` come from decode_video.
+    (C, T, h, w), scaled by `normalization` and sampled by `sampler` (the model's input contract; defaults: I3D's
+    [-1, 1], dense windows). `frames` come from decode_video.
     """
 
     def __init__(self, frames, mode, clip_len, spatial_size, num_clips=1, short_side=DEFAULT_SHORT_SIDE,
-                 flow_method="tvl1", source="video", progress=False, normalization=None):
+                 flow_method="tvl1", source="video", progress=False, normalization=None, sampler="dense"):
         if mode not in ("rgb", "flow"):
             raise ValueError(f"mode must be 'rgb' or 'flow', got '{mode}'")
         self.mode, self.num_clips, self.normalization = mode, num_clips, normalization
-        self.temporal = create_temporal_sampler("validation", clip_len, num_clips)
+        self.temporal = create_temporal_sampler("validation", clip_len, num_clips, sampler)
         self.spatial = create_transforms("validation", mode, spatial_size, short_side or None)
         self.frames = frames if mode == "rgb" else FlowFrames(frames, flow_method, source)
         if mode == "flow":
