@@ -31,7 +31,8 @@ def main(argv=None):
     # capped at AVX2 on CPU for the whole process (src/models/cpu_kernels.py), planned before any network.
     plan_mindspore_convolutions("export.py's check of the exported file")
     num_classes = resolve_num_classes(cfg, checkpoint_path=cfg.checkpoint_path)
-    net = model_from_config(cfg, cfg.mode, num_classes, cfg.checkpoint_path, inference=True)
+    net = model_from_config(cfg, cfg.mode, num_classes, cfg.checkpoint_path, inference=True,
+                            clip_len=cfg.sample_duration)
     shape = (cfg.batch_size, in_channels_for(cfg.mode), cfg.sample_duration, cfg.spatial_size, cfg.spatial_size)
     path = export_model(net, cfg.file_name, cfg.file_format, shape, device_target=cfg.device_target,
                         dynamic_batch=cfg.dynamic_batch, verify=cfg.verify_export)

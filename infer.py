@@ -60,7 +60,8 @@ def main(argv=None):
         raise ValueError(f"the rgb and flow checkpoints have different class counts: {num_classes}")
     classes = next(iter(num_classes.values()))
     class_names, names_from = class_names_for(classes, cfg.labels, cfg.annotation_path)
-    networks = {mode: model_from_config(cfg, mode, classes, path, inference=True) for mode, path in checkpoints.items()}
+    networks = {mode: model_from_config(cfg, mode, classes, path, inference=True, clip_len=cfg.sample_duration)
+                for mode, path in checkpoints.items()}
     short_side, sampler = cfg.short_side or DEFAULT_SHORT_SIDE, model_sampler(cfg.model)
     records = classify_videos(cfg.video, networks, clip_len=cfg.sample_duration, spatial_size=cfg.spatial_size,
                               num_clips=cfg.num_val_samples, short_side=short_side, flow_method=cfg.flow_method,

@@ -21,8 +21,8 @@ from src.cloud import openi_job
 from src.context import init_context, init_distributed, launcher_device_id, set_global_seed
 from src.entry import run_entry
 from src.evaluation import network_predictor, report, video_scores
-from src.factory import (apply_model_input, create_lr_schedule, create_optimizer, dataset_from_config,
-                         model_from_config, resolve_num_classes, stream_paths)
+from src.factory import (apply_model_input, check_one_clip_length, create_lr_schedule, create_optimizer,
+                         dataset_from_config, model_from_config, resolve_num_classes, stream_paths)
 from src.training.callbacks import test_hooks_from_environment
 from src.training.checkpoint import CheckpointManager, read_run_state
 from src.training.history import FILES as HISTORY_FILES
@@ -84,7 +84,8 @@ def train(cfg):
     facts = run_facts(cfg, num_classes, len(source.records), steps_per_epoch, group_size)
     if cfg.resume:
         run.check_continues(facts, resume_from, checkpoints.steps_per_epoch(resume_from))
-    net = model_from_config(cfg, cfg.mode, num_classes, cfg.checkpoint_path, cfg.finetune_prefixes)
+    net = model_from_config(cfg, cfg.mode, num_classes, cfg.checkpoint_path, cfg.finetune_prefixes,
+                            clip_len=check_one_clip_length(cfg))
     lr = create_lr_schedule(cfg.lr_schedule, cfg.lr, steps_per_epoch, cfg.num_epochs, **lr_options(cfg))
     loss_scale = 1.0 if cfg.amp_level == "O0" else cfg.loss_scale
     optimizer = create_optimizer(cfg.optimizer, net.trainable_params(), lr, momentum=cfg.momentum,

@@ -183,6 +183,20 @@ def test_310_route_of_a_3d_resnet_equals_eval(setup, tmp_path):
     check_310_route(tmp_path, setup["tree"], setup["annotation"], ckpt, onnx, options)
 
 
+@pytest.mark.slow
+def test_310_route_of_tsm_equals_eval(setup, tmp_path):
+    """TSM's route: preprocess.py samples TSN segments (the model's sampler, two offsets per segment) and scales
+    by ImageNet's mean and std; the exported shift (slices and concatenations at a fixed shape) runs in the
+    program; the scores equal eval.py's."""
+    options = ["--model", "tsm_resnet50", "--model_args", "widen_factor=0.125", "--clip_fusion", "softmax",
+               "--short_side", "0"]
+    ms.set_seed(6)
+    net = create_model("tsm_resnet50", num_classes=3, mode="rgb", model_args={"widen_factor": 0.125})
+    ckpt = save_checkpoint_atomic({p.name: p for p in net.get_parameters()}, str(tmp_path / "tsm.ckpt"))
+    onnx = export_model(net, str(tmp_path / "tsm"), "ONNX", (4, 3, 8, 32, 32))
+    check_310_route(tmp_path, setup["tree"], setup["annotation"], ckpt, onnx, options)
+
+
 def test_infer_script_says_what_is_missing(setup, tmp_path):
     result = run_script("run_infer_310.sh", setup["onnx"], "video_json", 0, "rgb", cwd=tmp_path)
     assert result.returncode == 2 and "PREPROCESS_RESULT" in result.stderr and "not found" in result.stderr

@@ -51,7 +51,7 @@ class StreamEvaluator:
         """A MindSpore checkpoint runs in the network; an exported .mindir / .onnx runs as exported."""
         if model_path.endswith(".ckpt"):
             predict = network_predictor(model_from_config(self.cfg, self.mode, self.num_classes, model_path,
-                                                          inference=True))
+                                                          inference=True, clip_len=self.cfg.test_sample_duration))
         else:
             predict = ExportedModel(model_path, self.cfg.device_target, self.cfg.device_id, self.cfg.batch_size)
         return video_scores(predict, self.data, self.source, clip_fusion=self.cfg.clip_fusion,

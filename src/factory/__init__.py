@@ -2,7 +2,7 @@
 from ..training.lr_schedule import create_lr_schedule  # noqa: F401
 from ..training.optimizer import create_optimizer  # noqa: F401
 from .data_factory import create_dataset, create_temporal_sampler, create_transforms  # noqa: F401
-from .from_config import (apply_model_input, apply_training_settings, dataset_from_config,  # noqa: F401
-                          model_from_config, model_normalization, model_sampler, resolve_num_classes,
-                          stream_paths)
+from .from_config import (apply_model_input, apply_training_settings, check_one_clip_length,  # noqa: F401
+                          dataset_from_config, model_from_config, model_normalization, model_sampler,
+                          resolve_num_classes, stream_paths)
 from .model_factory import create_model, in_channels_for  # noqa: F401

@@ -3,7 +3,8 @@ import argparse
 
 from ..data.layout import find_video_folders, read_flow_method
 from .data_factory import create_dataset
-from .model_factory import create_model
+from ..models import model_entrypoint
+from .model_factory import create_model, declared_arguments
 
 KINETICS_CLASSES = 400
 
@@ -86,13 +87,34 @@ def dataset_from_config(cfg, subset, mode, video_path, annotation_path, num_shar
                           normalization=model_normalization(cfg.model), sampler=model_sampler(cfg.model))
 
 
-def model_from_config(cfg, mode, num_classes, checkpoint_path=None, trainable_prefixes=None, inference=False):
-    """inference: the checkpoint must bring its own classifier of `num_classes` (no new head)."""
+def model_from_config(cfg, mode, num_classes, checkpoint_path=None, trainable_prefixes=None, inference=False,
+                      clip_len=None):
+    """inference: the checkpoint must bring its own classifier of `num_classes` (no new head).
+    clip_len: the frames per clip the network will see. A network that takes a fixed number of frames (its
+    constructor declares `num_segments`: TSM) is built for it unless model_args sets num_segments, which must then
+    agree: one line names both before anything runs."""
     prefixes = [p.strip() for p in (trainable_prefixes or "").split(",") if p.strip()]
+    model_args = dict(cfg.model_args or {})
+    if clip_len and "num_segments" in declared_arguments(model_entrypoint(cfg.model)):
+        segments = model_args.setdefault("num_segments", clip_len)
+        if segments != clip_len:
+            raise ValueError(f"{cfg.model} takes clips of exactly num_segments frames: model_args num_segments "
+                             f"{segments}, but its clips have {clip_len} frames")
     return create_model(cfg.model, num_classes=num_classes, mode=mode, dropout_keep_prob=cfg.dropout_keep_prob,
                         checkpoint_path=checkpoint_path or None, cross_modality=cfg.cross_modality,
-                        trainable_prefixes=prefixes, bn_momentum=cfg.bn_momentum, model_args=cfg.model_args,
+                        trainable_prefixes=prefixes, bn_momentum=cfg.bn_momentum, model_args=model_args,
                         require_classifier=inference and bool(checkpoint_path))
+
+
+def check_one_clip_length(cfg):
+    """train.py validates the network it trains: a network of fixed frames per clip (TSM) needs its training and
+    evaluation clips alike."""
+    if ("num_segments" in declared_arguments(model_entrypoint(cfg.model)) and not cfg.no_eval
+            and cfg.train_sample_duration != cfg.test_sample_duration):
+        raise ValueError(f"{cfg.model} takes clips of exactly num_segments frames: train_sample_duration "
+                         f"{cfg.train_sample_duration} and test_sample_duration {cfg.test_sample_duration} differ "
+                         f"(give both the same, or --no_eval)")
+    return cfg.train_sample_duration
 
 
 # What a network was trained to see, by the option of its training run's config.yaml that records it. The clip
