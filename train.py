@@ -88,7 +88,9 @@ def train(cfg):
     net = model_from_config(cfg, cfg.mode, num_classes, cfg.checkpoint_path, cfg.finetune_prefixes)
     if cfg.partial_bn:  # before the optimizer: the frozen gammas and betas are not among its parameters
         first, frozen = freeze_batch_norms_but_first(net)
-        print(f"partial_bn: {first} trains; {len(frozen)} other BatchNorms frozen (moving statistics, gamma, beta)")
+        if is_main:
+            print(f"partial_bn: {first} trains; {len(frozen)} other BatchNorms frozen (moving statistics, gamma, "
+                  "beta)")
     lr = create_lr_schedule(cfg.lr_schedule, cfg.lr, steps_per_epoch, cfg.num_epochs, **lr_options(cfg))
     loss_scale = 1.0 if cfg.amp_level == "O0" else cfg.loss_scale
     optimizer = create_optimizer(cfg.optimizer, net.trainable_params(), lr, momentum=cfg.momentum,

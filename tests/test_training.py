@@ -409,9 +409,9 @@ def test_a_3d_resnet_trains_resumes_and_evaluates_through_the_entry_scripts(tree
 def test_partial_bn_and_fc_lr5_train_and_resume_through_train_py(trees, tmp_path, capsys):
     """Both options through train.py, recorded in config.yaml; a resumed run that extends the schedule (so every
     group's per-step rates are rebuilt longer, not restored) keeps the frozen BatchNorms as they were built, and
-    a resume without partial_bn is refused before anything is written."""
-    network = ["--model", "resnet3d_10", "--model_args", "widen_factor=0.25", "--optimizer", "sgd", "--no_eval",
-               "--partial_bn", "--fc_lr5"]
+    a resume without partial_bn (another set of trained parameters) is refused before anything is written."""
+    network = ["--model", "resnet3d_10", "--model_args", "widen_factor=0.25", "--optimizer", "sgd",
+               "--partial_bn", "--fc_lr5"]  # with validation: evaluation mode in between leaves the freeze in place
     save_dir = tmp_path / "run"
     train_script.main(train_args(trees, save_dir, *network, "--num_epochs", "1"))
     assert "partial_bn: bn1 trains; 11 other BatchNorms frozen" in capsys.readouterr().out
