@@ -155,6 +155,11 @@ OPTION_GROUPS = {
              "(mit-han-lab's and mmaction2's TSM recipes: 20); 0: no clipping"),
         _opt("weight_decay", NONNEGATIVE_FLOAT, 1e-8, "L2 weight decay of convolution and classifier weights (not "
              "BN, bias)"),
+        _opt("fc_lr5", str2bool, False, "the classifier (the model's default_cfg classifier) learns at 5x the lr and "
+             "its bias at 10x, at every step of the lr schedule (TSM: mit-han-lab's and mmaction2's recipes)"),
+        _opt("partial_bn", str2bool, False, "freeze every BatchNorm but the first (the stem's): the frozen ones "
+             "normalise with their moving statistics in training too, never update them, and their gamma and beta "
+             "do not train (TSM: mit-han-lab's UCF101 fine-tune from Kinetics; its --npb turns it off)"),
         _opt("start_epoch", NONNEGATIVE_INT, 0, "epoch to start at: the lr schedule and data order continue from "
              "there"),
         _opt("num_epochs", POSITIVE_INT, 32, "epochs in the whole run"),

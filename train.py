@@ -21,8 +21,9 @@ from src.cloud import openi_job
 from src.context import init_context, init_distributed, launcher_device_id, set_global_seed
 from src.entry import run_entry
 from src.evaluation import network_predictor, report, video_scores
-from src.factory import (apply_model_input, check_one_clip_length, create_lr_schedule, create_optimizer,
-                         dataset_from_config, model_from_config, resolve_num_classes, stream_paths)
+from src.factory import (apply_model_input, check_one_clip_length, classifier_lr_multipliers, create_lr_schedule,
+                         create_optimizer, dataset_from_config, freeze_batch_norms_but_first, model_from_config,
+                         resolve_num_classes, stream_paths)
 from src.training.callbacks import test_hooks_from_environment
 from src.training.checkpoint import CheckpointManager, read_run_state
 from src.training.history import FILES as HISTORY_FILES
@@ -86,10 +87,16 @@ def train(cfg):
         run.check_continues(facts, resume_from, checkpoints.steps_per_epoch(resume_from))
     net = model_from_config(cfg, cfg.mode, num_classes, cfg.checkpoint_path, cfg.finetune_prefixes,
                             clip_len=check_one_clip_length(cfg))
+    if cfg.partial_bn:  # before the optimizer: the frozen gammas and betas are not among its parameters
+        first, frozen = freeze_batch_norms_but_first(net)
+        if is_main:
+            print(f"partial_bn: {first} trains; {len(frozen)} other BatchNorms frozen (moving statistics, gamma, "
+                  "beta)")
     lr = create_lr_schedule(cfg.lr_schedule, cfg.lr, steps_per_epoch, cfg.num_epochs, **lr_options(cfg))
     loss_scale = 1.0 if cfg.amp_level == "O0" else cfg.loss_scale
     optimizer = create_optimizer(cfg.optimizer, net.trainable_params(), lr, momentum=cfg.momentum,
-                                 weight_decay=cfg.weight_decay, loss_scale=loss_scale)
+                                 weight_decay=cfg.weight_decay, loss_scale=loss_scale,
+                                 lr_multipliers=classifier_lr_multipliers(cfg.model) if cfg.fc_lr5 else None)
     loss_fn = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
     train_step = build_train_step(net, loss_fn, optimizer, cfg.amp_level, cfg.loss_scale, cfg.device_target,
                                   clip_grad_norm=cfg.clip_grad_norm)

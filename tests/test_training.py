@@ -403,3 +403,30 @@ def test_a_3d_resnet_trains_resumes_and_evaluates_through_the_entry_scripts(tree
                                  "widen_factor=0.25", "--mode", "flow", "--flow_method", "dis",
                                  "--annotation_path", trees["annotation"]])
     assert len(records) == 1 and len(records[0]["flow"]["probabilities"]) == 3
+
+
+@pytest.mark.slow
+def test_partial_bn_and_fc_lr5_train_and_resume_through_train_py(trees, tmp_path, capsys):
+    """Both options through train.py, recorded in config.yaml; a resumed run that extends the schedule (so every
+    group's per-step rates are rebuilt longer, not restored) keeps the frozen BatchNorms as they were built, and
+    a resume without partial_bn (another set of trained parameters) is refused before anything is written."""
+    network = ["--model", "resnet3d_10", "--model_args", "widen_factor=0.25", "--optimizer", "sgd",
+               "--partial_bn", "--fc_lr5"]  # with validation: evaluation mode in between leaves the freeze in place
+    save_dir = tmp_path / "run"
+    train_script.main(train_args(trees, save_dir, *network, "--num_epochs", "1"))
+    assert "partial_bn: bn1 trains; 11 other BatchNorms frozen" in capsys.readouterr().out
+    saved = load_yaml(str(save_dir / "config.yaml"))
+    assert saved["partial_bn"] is True and saved["fc_lr5"] is True
+    train_script.main(train_args(trees, save_dir, *network, "--num_epochs", "2", "--resume"))
+    params = read_params(save_dir / "resnet3d_10-2_6.ckpt")
+    assert int(params["global_step"][0]) == 12
+    frozen = "layer4.0.bn2"  # built with fresh statistics, gamma 1, beta 0: still so after 12 steps
+    assert (params[f"{frozen}.moving_mean"] == 0).all() and (params[f"{frozen}.moving_variance"] == 1).all()
+    assert (params[f"{frozen}.gamma"] == 1).all() and (params[f"{frozen}.beta"] == 0).all()
+    assert f"moments.{frozen}.gamma" not in params and "moments.bn1.gamma" in params
+    assert np.abs(params["bn1.moving_mean"]).max() > 0 and not (params["bn1.gamma"] == 1).all()
+    assert not any(name.startswith("learning_rate") for name in params)  # rebuilt from the options on resume
+    before = sorted(os.listdir(save_dir))
+    with pytest.raises(ValueError, match="has .*partial_bn True; this one has .*partial_bn False"):
+        train_script.main(train_args(trees, save_dir, *network[:-2], "--fc_lr5", "--num_epochs", "3", "--resume"))
+    assert sorted(os.listdir(save_dir)) == before

@@ -1,30 +1,59 @@
 """create_optimizer: Adam, SGD with momentum or RMSProp over the trainable parameters, per-step learning rate."""
 import mindspore as ms
+import numpy as np
 from mindspore import nn
 
 from ..mindspore_log import without_mindspore_log
+from ..models import default_cfg
 
 # BatchNorm scales/shifts and biases carry no weight decay (decaying them only shrinks activations), as in
 # mindcv's and mmaction2's default parameter groups.
 _NO_DECAY = (".gamma", ".beta", ".bias")
 
-
-def _parameter_groups(params, weight_decay):
-    decay = [p for p in params if not p.name.endswith(_NO_DECAY)]
-    no_decay = [p for p in params if p.name.endswith(_NO_DECAY)]
-    groups = [{"params": decay, "weight_decay": weight_decay}]
-    if no_decay:
-        groups.append({"params": no_decay, "weight_decay": 0.0})
-    return groups
+# fc_lr5 (mit-han-lab's TSN/TSM `lr5_weight` / `lr10_bias`, mmaction2's TSMOptimWrapperConstructor): a new
+# classifier on a pretrained backbone learns at 5x the rate (its bias at 10x), the backbone at the base rate.
+FC_LR5 = {"weight": 5.0, "bias": 10.0}
 
 
-def create_optimizer(name, params, lr, momentum=0.9, weight_decay=0.0, loss_scale=1.0):
-    """`lr`: a float or the per-step rates (create_lr_schedule), indexed by the optimizer's global_step."""
+def classifier_lr_multipliers(model):
+    """fc_lr5's {parameter name: learning-rate factor} for the classifier of registered `model` (the cell its
+    default_cfg names "classifier": "fc", "logits.conv", ...)."""
+    classifier = default_cfg(model)["classifier"]
+    return {f"{classifier}.{kind}": factor for kind, factor in FC_LR5.items()}
+
+
+def _parameter_groups(params, weight_decay, lr, lr_multipliers):
+    """One group per (learning-rate factor, weight decay), in the order the parameters first need them."""
+    groups = {}
+    for param in params:
+        decay = 0.0 if param.name.endswith(_NO_DECAY) else weight_decay
+        groups.setdefault((lr_multipliers.get(param.name, 1.0), decay), []).append(param)
+    # A group's own rate is the schedule scaled, so it follows the same global_step as the default rate.
+    return [{"params": members, "weight_decay": decay, **({"lr": _scaled(lr, factor)} if factor != 1.0 else {})}
+            for (factor, decay), members in groups.items()]
+
+
+def _scaled(lr, factor):
+    return lr * factor if isinstance(lr, float) else ms.Tensor(lr * np.float32(factor))
+
+
+def create_optimizer(name, params, lr, momentum=0.9, weight_decay=0.0, loss_scale=1.0, lr_multipliers=None):
+    """`lr`: a float or the per-step rates (create_lr_schedule), indexed by the optimizer's global_step.
+
+    lr_multipliers: {parameter name: factor} of parameters that learn at factor x `lr` at every step
+    (classifier_lr_multipliers: fc_lr5); each must be one of `params`.
+    """
     params = list(params)
     if not params:
         raise ValueError("no trainable parameters: check finetune_prefixes")
-    lr = ms.Tensor(lr, ms.float32) if not isinstance(lr, float) else lr
-    groups = _parameter_groups(params, weight_decay)
+    lr_multipliers = dict(lr_multipliers or {})
+    untrained = sorted(set(lr_multipliers) - {p.name for p in params})
+    if untrained:
+        raise ValueError(f"learning-rate factors (fc_lr5) for parameters that are not trained: {untrained}; "
+                         "check finetune_prefixes")
+    lr = float(lr) if isinstance(lr, (int, float)) else np.asarray(lr, np.float32)
+    groups = _parameter_groups(params, weight_decay, lr, lr_multipliers)
+    lr = lr if isinstance(lr, float) else ms.Tensor(lr)
     name = name.lower()
     if name == "adam":
         # nn.Adam always builds a FusedSparseAdam for sparse gradients (none here), and MindSpore 2.8+ logs that

@@ -16,9 +16,10 @@ from ..fileio import stale_partial_files, write_json
 
 MANIFEST = "run.json"
 CONFIG = "config.yaml"
-# Options that fix what a run trains on and how its steps are counted; num_epochs may grow on --resume.
+# Options that fix what a run trains on (which parameters: finetune_prefixes, partial_bn) and how its steps are
+# counted; num_epochs may grow on --resume.
 CONFIG_FACTS = ("model", "mode", "dataset", "annotation_path", "batch_size", "train_sample_duration",
-                "spatial_size", "finetune_prefixes")
+                "spatial_size", "finetune_prefixes", "partial_bn")
 
 
 def run_facts(cfg, num_classes, training_videos, steps_per_epoch, device_num):

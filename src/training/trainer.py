@@ -13,8 +13,13 @@ from .checkpoint import read_run_state
 logger = logging.getLogger(__name__)
 
 # Never restored on --resume: the per-step learning rates are recomputed from the configuration (a resumed
-# run may extend num_epochs), and the optimizer's global_step says where in them the run is.
-_DERIVED = ("learning_rate",)
+# run may extend num_epochs), and the optimizer's global_step says where in them the run is. A parameter group
+# with its own rate (fc_lr5) holds it as learning_rate_group_<index>.
+_DERIVED = "learning_rate"
+
+
+def _is_derived(name):
+    return name == _DERIVED or name.startswith(f"{_DERIVED}_group_")
 
 
 class ClippedTrainOneStepCell(nn.TrainOneStepCell):
@@ -77,7 +82,7 @@ class Trainer:
 
     def state(self):
         """{name: Parameter} of the network and optimizer: everything a resumed run needs."""
-        return {p.name: p for p in self.train_step.get_parameters() if p.name not in _DERIVED}
+        return {p.name: p for p in self.train_step.get_parameters() if not _is_derived(p.name)}
 
     def restore(self, path):
         """Load a training checkpoint (weights, optimizer moments and step, dropout counter); epochs done."""

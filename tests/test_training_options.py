@@ -1,0 +1,157 @@
+"""Training options every model gets: partial BatchNorm (partial_bn) and the classifier's learning-rate factors
+(fc_lr5), through the train step train.py builds, in graph and PyNative mode, with the per-step lr schedule."""
+import mindspore as ms
+import numpy as np
+import pytest
+from mindspore import nn
+
+from src.factory import (classifier_lr_multipliers, create_lr_schedule, create_model, create_optimizer,
+                         freeze_batch_norms_but_first)
+from src.models import default_cfg, list_models
+from src.models.batch_norm import FlatBatchNorm3d
+from src.training.partial_bn import batch_norms
+from src.training.trainer import build_train_step
+
+# Per family, what makes a network small enough for a test (as tests/test_every_model.py), and the BatchNorm
+# that partial_bn keeps training: the stem's, the first one built.
+SMALL_ARGS = {"i3d": {}, "resnet3d": {"widen_factor": 0.125}}
+FIRST_BATCH_NORM = {"i3d": "Conv3d_1a_7x7.bn", "resnet3d": "bn1"}
+LABELS = np.array([0, 2], np.int32)
+
+
+def small(name, num_classes=3):
+    return create_model(name, num_classes=num_classes, model_args=SMALL_ARGS[default_cfg(name)["weight_format"]])
+
+
+def clips(seed=0):
+    return ms.Tensor(np.random.default_rng(seed).uniform(-1, 1, (2, 3, 8, 32, 32)).astype(np.float32))
+
+
+def one_step(net, optimizer):
+    step = build_train_step(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"), optimizer)
+    step.set_train(True)
+    return float(step(clips(), ms.Tensor(LABELS)).asnumpy())
+
+
+def batch_norm_state(net):
+    return {f"{name}.{kind}": getattr(cell, kind).asnumpy().copy() for name, cell in batch_norms(net)
+            for kind in ("moving_mean", "moving_variance", "gamma", "beta")}
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_partial_bn_keeps_the_stems_batch_norm_of_every_model(name):
+    net = small(name)
+    norms = [cell_path for cell_path, _ in batch_norms(net)]
+    first, frozen = freeze_batch_norms_but_first(net)
+    assert first == norms[0] == FIRST_BATCH_NORM[default_cfg(name)["weight_format"]]
+    assert frozen == norms[1:] and len(frozen) >= 10
+    trainable = {p.name for p in net.trainable_params()}
+    assert {f"{first}.gamma", f"{first}.beta"} <= trainable
+    assert not {f"{path}.{kind}" for path in frozen for kind in ("gamma", "beta")} & trainable
+
+
+@pytest.mark.parametrize("context", [ms.GRAPH_MODE, ms.PYNATIVE_MODE])
+@pytest.mark.parametrize("name", ["i3d", "resnet3d_10"])
+def test_a_frozen_batch_norm_normalises_with_and_keeps_its_moving_statistics(name, context):
+    """One SGD step through build_train_step: the frozen BatchNorms' statistics, gamma and beta are as they were
+    (a BatchNorm in training mode would have moved its statistics towards the batch's), and in training mode
+    they compute (x - moving mean) / sqrt(moving var + eps) * gamma + beta; the stem's trained as usual."""
+    ms.set_context(mode=context)
+    ms.set_seed(3)
+    net = small(name)
+    rng = np.random.default_rng(1)
+    for _, cell in batch_norms(net):  # pretrained-looking statistics, so "unchanged" and the formula say something
+        channels = cell.moving_mean.shape[0]
+        cell.moving_mean.set_data(ms.Tensor(rng.normal(0, 0.5, channels).astype(np.float32)))
+        cell.moving_variance.set_data(ms.Tensor(rng.uniform(0.5, 2.0, channels).astype(np.float32)))
+        cell.gamma.set_data(ms.Tensor(rng.uniform(0.5, 1.5, channels).astype(np.float32)))
+        cell.beta.set_data(ms.Tensor(rng.normal(0, 0.1, channels).astype(np.float32)))
+    first, frozen = freeze_batch_norms_but_first(net)
+    before = batch_norm_state(net)
+    first_conv = f"{default_cfg(name)['first_conv']}.weight"
+    conv_before = net.parameters_dict()[first_conv].asnumpy().copy()
+
+    assert np.isfinite(one_step(net, create_optimizer("sgd", net.trainable_params(), 0.1, momentum=0.9)))
+
+    after = batch_norm_state(net)
+    assert [key for key in before if key.startswith(tuple(f"{path}." for path in frozen))
+            and not np.array_equal(before[key], after[key])] == []
+    for kind in ("moving_mean", "moving_variance", "gamma", "beta"):
+        assert not np.array_equal(before[f"{first}.{kind}"], after[f"{first}.{kind}"]), kind
+    # the gradient still flows through the frozen BatchNorms to the stem's convolution
+    assert not np.array_equal(conv_before, net.parameters_dict()[first_conv].asnumpy())
+
+    cells = dict(batch_norms(net))
+    for path in (frozen[0], frozen[-1]):
+        cell = cells[path]
+        cell.set_train(True)
+        channels = cell.moving_mean.shape[0]
+        shape = (2, channels, 3, 4, 5) if isinstance(cell, FlatBatchNorm3d) else (2, channels, 4, 5)
+        x = rng.normal(1.0, 2.0, shape).astype(np.float32)
+        per_channel = (1, channels) + (1,) * (len(shape) - 2)
+        mean, var, gamma, beta = (after[f"{path}.{kind}"].reshape(per_channel)
+                                  for kind in ("moving_mean", "moving_variance", "gamma", "beta"))
+        expected = (x - mean) / np.sqrt(var + cell.eps) * gamma + beta
+        np.testing.assert_allclose(cell(ms.Tensor(x)).asnumpy(), expected, rtol=1e-5, atol=1e-5, err_msg=path)
+        np.testing.assert_array_equal(cell.moving_mean.asnumpy(), after[f"{path}.moving_mean"])
+
+
+def test_partial_bn_refuses_a_network_without_batch_norm():
+    with pytest.raises(ValueError, match="partial_bn: SequentialCell has no BatchNorm"):
+        freeze_batch_norms_but_first(nn.SequentialCell([nn.Dense(4, 3), nn.ReLU()]))
+
+
+def classifier_names(name):
+    classifier = default_cfg(name)["classifier"]
+    return f"{classifier}.weight", f"{classifier}.bias"
+
+
+@pytest.mark.parametrize("name,weight_decay", [("i3d", 0.0), ("resnet3d_10", 0.0), ("resnet3d_10", 0.1)])
+def test_fc_lr5_moves_the_classifier_5x_and_its_bias_10x(name, weight_decay):
+    """The same plain SGD step (momentum 0) of two equal networks: with fc_lr5 the classifier's weight moves 5x,
+    its bias 10x as far, every other parameter the same. With weight decay, the bias still has none (its update
+    stays 10x the undecayed one) and the weight's decay scales with its rate (mit-han-lab's decay_mult 1)."""
+    weight, bias = classifier_names(name)
+    moved = []
+    for multipliers in (None, classifier_lr_multipliers(name)):
+        ms.set_seed(5)
+        net = small(name)
+        params = net.parameters_dict()
+        params[bias].set_data(ms.Tensor(np.linspace(-0.5, 0.5, 3).astype(np.float32)))  # decay would show
+        before = {p.name: p.asnumpy().copy() for p in net.trainable_params()}
+        optimizer = create_optimizer("sgd", net.trainable_params(), 0.5, momentum=0.0, weight_decay=weight_decay,
+                                     lr_multipliers=multipliers)
+        one_step(net, optimizer)
+        moved.append({p.name: p.asnumpy() - before[p.name] for p in net.trainable_params()})
+    plain, fc_lr5 = moved
+    assert np.abs(plain[weight]).max() > 1e-3 and np.abs(plain[bias]).max() > 1e-3
+    np.testing.assert_allclose(fc_lr5[weight], 5 * plain[weight], rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(fc_lr5[bias], 10 * plain[bias], rtol=1e-4, atol=1e-7)
+    others = [n for n in plain if n not in (weight, bias)]
+    assert others and [n for n in others if not np.array_equal(plain[n], fc_lr5[n])] == []
+
+
+def test_fc_lr5_follows_the_lr_schedule_at_every_step():
+    """Each group's rate is read at the optimizer's global_step, the one index a resumed run restores (or a
+    --start_epoch sets): at every step the classifier's rate is 5x (bias 10x) the schedule's, the rest 1x."""
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    net = small("resnet3d_10")
+    steps_per_epoch, num_epochs = 3, 4
+    schedule = create_lr_schedule("step", 0.01, steps_per_epoch, num_epochs, decay_rate=0.5, decay_epochs=1)
+    optimizer = create_optimizer("sgd", net.trainable_params(), schedule, weight_decay=1e-4,
+                                 lr_multipliers=classifier_lr_multipliers("resnet3d_10"))
+    factors = {name: factor for name, factor in zip(classifier_names("resnet3d_10"), (5.0, 10.0))}
+    for step in range(steps_per_epoch * num_epochs):
+        optimizer.global_step.set_data(ms.Tensor([step], ms.int32))
+        rates = {p.name: float(rate.asnumpy()) for p, rate in zip(optimizer.parameters, optimizer.get_lr())}
+        assert rates == {p.name: pytest.approx(factors.get(p.name, 1.0) * schedule[step], rel=1e-6)
+                         for p in optimizer.parameters}, step
+    assert len(set(factors) & set(rates)) == 2
+
+
+def test_fc_lr5_refuses_a_classifier_that_is_not_trained():
+    net = create_model("resnet3d_10", num_classes=3, model_args={"widen_factor": 0.125},
+                       trainable_prefixes=("layer4",))
+    with pytest.raises(ValueError, match=r"\(fc_lr5\) for parameters that are not trained: \['fc.bias', "
+                                         r"'fc.weight'\]; check finetune_prefixes"):
+        create_optimizer("sgd", net.trainable_params(), 0.1, lr_multipliers=classifier_lr_multipliers("resnet3d_10"))
