@@ -170,17 +170,22 @@ def test_310_route_on_cpu_equals_eval(setup, tmp_path):
     check_310_route(tmp_path, setup["tree"], setup["annotation"], setup["ckpt"], setup["onnx"])
 
 
+def check_310_route_of(model, width, setup, tmp_path, seed):
+    """check_310_route for a small `model` (widen_factor `width`) with random weights, softmax fusion."""
+    options = ["--model", model, "--model_args", f"widen_factor={width}", "--clip_fusion", "softmax",
+               "--short_side", "0"]
+    ms.set_seed(seed)
+    net = create_model(model, num_classes=3, mode="rgb", model_args={"widen_factor": width})
+    ckpt = save_checkpoint_atomic({p.name: p for p in net.get_parameters()}, str(tmp_path / f"{model}.ckpt"))
+    onnx = export_model(net, str(tmp_path / model), "ONNX", (4, 3, 8, 32, 32))
+    check_310_route(tmp_path, setup["tree"], setup["annotation"], ckpt, onnx, options)
+
+
 @pytest.mark.slow
 def test_310_route_of_a_3d_resnet_equals_eval(setup, tmp_path):
     """The ModelZoo 3D-ResNet 310 recipe's route (there 10x3x16x112x112 -> 51; here small): kenshohara's input
     scaling in preprocess.py, the mean of clip probabilities in postprocess.py, as in eval.py."""
-    options = ["--model", "resnet3d_10", "--model_args", "widen_factor=0.25", "--clip_fusion", "softmax",
-               "--short_side", "0"]
-    ms.set_seed(4)
-    net = create_model("resnet3d_10", num_classes=3, mode="rgb", model_args={"widen_factor": 0.25})
-    ckpt = save_checkpoint_atomic({p.name: p for p in net.get_parameters()}, str(tmp_path / "r3d.ckpt"))
-    onnx = export_model(net, str(tmp_path / "r3d"), "ONNX", (4, 3, 8, 32, 32))
-    check_310_route(tmp_path, setup["tree"], setup["annotation"], ckpt, onnx, options)
+    check_310_route_of("resnet3d_10", 0.25, setup, tmp_path, seed=4)
 
 
 @pytest.mark.slow
@@ -188,13 +193,7 @@ def test_310_route_of_tsm_equals_eval(setup, tmp_path):
     """TSM's route: preprocess.py samples TSN segments (the model's sampler, two offsets per segment) and scales
     by ImageNet's mean and std; the exported shift (slices and concatenations at a fixed shape) runs in the
     program; the scores equal eval.py's."""
-    options = ["--model", "tsm_resnet50", "--model_args", "widen_factor=0.125", "--clip_fusion", "softmax",
-               "--short_side", "0"]
-    ms.set_seed(6)
-    net = create_model("tsm_resnet50", num_classes=3, mode="rgb", model_args={"widen_factor": 0.125})
-    ckpt = save_checkpoint_atomic({p.name: p for p in net.get_parameters()}, str(tmp_path / "tsm.ckpt"))
-    onnx = export_model(net, str(tmp_path / "tsm"), "ONNX", (4, 3, 8, 32, 32))
-    check_310_route(tmp_path, setup["tree"], setup["annotation"], ckpt, onnx, options)
+    check_310_route_of("tsm_resnet50", 0.125, setup, tmp_path, seed=6)
 
 
 def test_infer_script_says_what_is_missing(setup, tmp_path):

@@ -36,6 +36,16 @@ def test_per_channel_scaling_and_flow_takes_the_first_two_values():
         KENSHOHARA.for_channels(4)
 
 
+def test_a_tsn_flow_input_has_its_own_mean_and_std():
+    """TSM's flow (mit-han-lab's TSN): mean 0.5 and std 0.226 on both channels, not ImageNet's first two values."""
+    clip = np.random.default_rng(1).integers(0, 256, (2, 4, 5, 2), dtype=np.uint8)
+    flow = to_model_input(clip, model_normalization("tsm_resnet50"))
+    np.testing.assert_allclose(flow, (np.moveaxis(clip, 3, 0) / 255.0 - 0.5) / 0.226, rtol=1e-5)
+    assert model_normalization("tsm_resnet50").for_channels(3).mean == (0.485, 0.456, 0.406)
+    with pytest.raises(ValueError, match="need 2 values"):
+        Normalization((0.5,), (0.5,), flow_mean=(0.5,), flow_std=(0.2,))
+
+
 def test_every_model_states_its_contract_and_the_3d_resnet_is_kenshoharas():
     for name in list_models():
         assert model_normalization(name).mean  # a Normalization builds from every contract

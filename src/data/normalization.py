@@ -3,27 +3,41 @@
 A model's default_cfg (`input`: mean, std) states it on values in [0, 1], as torchvision and kenshohara's
 mean.py do: I3D's [-1, 1] is mean 0.5, std 0.5 (x / 127.5 - 1, the range DeepMind trained on); kenshohara's
 3D-ResNet uses the Kinetics mean (0.4345, 0.4051, 0.3775) and std (0.2768, 0.2713, 0.2737). A 2-channel flow input
-takes the first two values of each, as kenshohara's opts do. Everything that feeds a network (datasets,
+takes the model's `flow_mean` / `flow_std` where it states them (TSN's 0.5 / 0.226), else the first two values of
+each, as kenshohara's opts do. Everything that feeds a network (datasets,
 preprocess.py for the 310 route, infer.py, the parity report) scales through this class.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
+FLOW_CHANNELS = 2
+
 
 @dataclass(frozen=True)
 class Normalization:
     mean: tuple  # per channel, on values in [0, 1]
     std: tuple
+    flow_mean: tuple = None  # a 2-channel flow input's own (x, y) values, where the model states them
+    flow_std: tuple = None
 
     def __post_init__(self):
         if len(self.mean) != len(self.std) or not self.mean:
             raise ValueError(f"normalisation needs one mean and one std per channel, got {self.mean} and {self.std}")
         if min(self.std) <= 0:
             raise ValueError(f"normalisation std must be positive, got {self.std}")
+        if (self.flow_mean is None) != (self.flow_std is None):
+            raise ValueError("a flow normalisation needs both flow_mean and flow_std")
+        if self.flow_mean is not None:
+            Normalization(tuple(self.flow_mean), tuple(self.flow_std))  # the same checks
+            if len(self.flow_mean) != FLOW_CHANNELS:
+                raise ValueError(f"flow_mean and flow_std need {FLOW_CHANNELS} values (x, y), got {self.flow_mean}")
 
     def for_channels(self, channels):
-        """The scaling of a `channels`-channel input: the first `channels` values (flow: x, y)."""
+        """The scaling of a `channels`-channel input: a flow input's (2 channels) own values if given (TSN's flow
+        mean 0.5, std 0.226: TSM, P3D), else the first `channels` values (flow: x, y, as kenshohara's opts)."""
+        if channels == FLOW_CHANNELS and self.flow_mean is not None:
+            return Normalization(tuple(self.flow_mean), tuple(self.flow_std))
         if channels > len(self.mean):
             raise ValueError(f"normalisation has {len(self.mean)} channels, the input {channels}")
         return Normalization(tuple(self.mean[:channels]), tuple(self.std[:channels]))
@@ -58,5 +72,7 @@ class Normalization:
 
 
 I3D_SCALING = Normalization(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))  # [-1, 1]
-# torchvision's ImageNet statistics: TSN and TSM (mit-han-lab, mmaction2's 123.675/58.395... on 0-255)
-IMAGENET_SCALING = Normalization(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+# torchvision's ImageNet statistics: TSN and TSM (mit-han-lab, mmaction2's 123.675/58.395... on 0-255); TSN's flow
+# (mit-han-lab ops/models.py, naviocean's P3D): mean 0.5, std the mean of ImageNet's three, 0.226
+IMAGENET_SCALING = Normalization(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), flow_mean=(0.5, 0.5),
+                                 flow_std=(0.226, 0.226))

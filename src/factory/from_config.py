@@ -39,11 +39,13 @@ def stream_paths(cfg, mode, joint=False):
 
 
 def model_normalization(model):
-    """The input scaling of a registered model (its default_cfg input mean and std)."""
+    """The input scaling of a registered model (its default_cfg input mean and std, and flow_mean / flow_std where
+    its flow input has its own)."""
     from ..data.normalization import Normalization
     from ..models import default_cfg
     contract = default_cfg(model)["input"]
-    return Normalization(tuple(contract["mean"]), tuple(contract["std"]))
+    flow = {key: tuple(contract[key]) for key in ("flow_mean", "flow_std") if key in contract}
+    return Normalization(tuple(contract["mean"]), tuple(contract["std"]), **flow)
 
 
 def model_sampler(model):

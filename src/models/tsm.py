@@ -16,6 +16,7 @@ shift has no parameters, so mit-han-lab's `conv1.net` and mmaction2's `conv1.con
 """
 from mindspore import nn, ops
 
+from ..data.normalization import IMAGENET_SCALING
 from .layers import CountedDropout
 from .registry import register_variant
 from .resnet_blocks import Bottleneck, ResNetBackbone
@@ -99,10 +100,12 @@ def _default_cfg(num_classes=400):
         "first_conv": "conv1",
         "classifier": CLASSIFIER,
         "weight_format": "tsm",
-        # mit-han-lab's and mmaction2's input: ImageNet mean and std on [0, 1] RGB, one frame from each of 8 TSN
-        # segments, frames resized to shorter side 256, 224 x 224 crops.
-        "input": {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225), "clip_len": 8, "crop_size": 224,
-                  "short_side": 256, "sampler": "segments"},
+        # mit-han-lab's and mmaction2's input: ImageNet mean and std on [0, 1] RGB (flow: TSN's 0.5 and 0.226, the
+        # ModelZoo port's 1.5 being its bug), one frame from each of 8 TSN segments, frames resized to shorter side
+        # 256, 224 x 224 crops.
+        "input": {"mean": IMAGENET_SCALING.mean, "std": IMAGENET_SCALING.std, "flow_mean": IMAGENET_SCALING.flow_mean,
+                  "flow_std": IMAGENET_SCALING.flow_std, "clip_len": 8, "crop_size": 224, "short_side": 256,
+                  "sampler": "segments"},
         "pretrained": {"rgb": "tsm_resnet50_kinetics400.ckpt"},
     }
 
