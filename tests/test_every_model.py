@@ -15,12 +15,14 @@ from src.training.optimizer import create_optimizer
 from src.weights import load_pretrained, save_checkpoint_atomic
 
 # Per family, what makes a network small enough for a test (the shape of the network, not its function).
-SMALL_ARGS = {"i3d": {}, "resnet3d": {"widen_factor": 0.125}, "tsm": {"widen_factor": 0.125}}
+SMALL_ARGS = {"i3d": {}, "resnet3d": {"widen_factor": 0.125}, "tsm": {"widen_factor": 0.125},
+              "p3d": {"widen_factor": 0.125}}
 CLIP = (2, 8, 32, 32)  # frames, height, width: after the batch and channel axes
+FRAMES = {"p3d": 16}  # families whose networks need more frames than CLIP's (P3D's four temporal pools)
 MODELS = list_models()
-# The deep 3D-ResNets (and TSM-101) repeat the blocks of resnet3d_50 (tsm_resnet50) (only their counts differ) and compile for half a minute
+# The deep 3D-ResNets (and TSM-101, P3D-131/199) repeat the blocks of resnet3d_50 (tsm_resnet50, p3d63) (only their counts differ) and compile for half a minute
 # each on 2 cores: every model builds, loads and runs; training and export run on one model per block kind.
-REPRESENTATIVE = [name for name in MODELS if name in ("i3d", "resnet3d_10", "resnet3d_50", "tsm_resnet50")]
+REPRESENTATIVE = [name for name in MODELS if name in ("i3d", "resnet3d_10", "resnet3d_50", "tsm_resnet50", "p3d63")]
 
 
 def small(name, mode="rgb", num_classes=5):
@@ -28,14 +30,19 @@ def small(name, mode="rgb", num_classes=5):
     return create_model(name, num_classes=num_classes, mode=mode, model_args=args)
 
 
-def clips(channels, batch=2, seed=0):
-    return np.random.default_rng(seed).uniform(-1, 1, (batch, channels, *CLIP[1:])).astype(np.float32)
+def clip_shape(name):
+    """frames, height, width of a small clip for `name`."""
+    return (FRAMES.get(default_cfg(name)["weight_format"], CLIP[1]), *CLIP[2:])
+
+
+def clips(channels, batch=2, seed=0, name="i3d"):
+    return np.random.default_rng(seed).uniform(-1, 1, (batch, channels, *clip_shape(name))).astype(np.float32)
 
 
 def test_every_family_has_small_arguments():
     assert {default_cfg(name)["weight_format"] for name in MODELS} <= set(SMALL_ARGS)
     assert "i3d" in MODELS and {f"resnet3d_{d}" for d in (10, 18, 34, 50, 101, 152, 200)} <= set(MODELS)
-    assert {"tsm_resnet50", "tsm_resnet101"} <= set(MODELS)
+    assert {"tsm_resnet50", "tsm_resnet101", "p3d63", "p3d131", "p3d199"} <= set(MODELS)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -58,7 +65,7 @@ def test_logits_shape_and_checkpoint_round_trip(name, mode, channels, tmp_path):
     ms.set_seed(1)
     net = small(name, mode)
     net.set_train(False)
-    x = ms.Tensor(clips(channels))
+    x = ms.Tensor(clips(channels, name=name))
     logits = net(x).asnumpy()
     assert logits.shape == (2, 5) and np.isfinite(logits).all()
     path = save_checkpoint_atomic({p.name: p for p in net.get_parameters()}, str(tmp_path / "net.ckpt"))
@@ -80,7 +87,7 @@ def test_one_training_step_lowers_nothing_to_nan_and_moves_the_weights(name):
     step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")),
                                optimizer)
     step.set_train(True)
-    loss = float(step(ms.Tensor(clips(3)), ms.Tensor(np.array([0, 2], np.int32))).asnumpy())
+    loss = float(step(ms.Tensor(clips(3, name=name)), ms.Tensor(np.array([0, 2], np.int32))).asnumpy())
     assert np.isfinite(loss)
     moved = [n for n, p in ((p.name, p) for p in net.trainable_params()) if not np.array_equal(before[n], p.asnumpy())]
     cfg = default_cfg(name)
@@ -93,5 +100,5 @@ def test_one_training_step_lowers_nothing_to_nan_and_moves_the_weights(name):
 def test_export_computes_the_network(name, file_format, tmp_path):
     net = small(name, "flow")
     # export_model refuses to write a file that does not reproduce the network (relative L2 <= 1e-4)
-    path = export_model(net, str(tmp_path / name), file_format, (1, 2, *CLIP[1:]))
+    path = export_model(net, str(tmp_path / name), file_format, (1, 2, *clip_shape(name)))
     assert path.endswith(file_format.lower())

@@ -15,7 +15,7 @@ from src.training.trainer import build_train_step
 # Per family, what makes a network small enough for a test (as tests/test_every_model.py), and the BatchNorm
 # that partial_bn keeps training: the stem's, the first one built.
 from test_every_model import SMALL_ARGS  # per family, what makes a network small
-FIRST_BATCH_NORM = {"i3d": "Conv3d_1a_7x7.bn", "resnet3d": "bn1", "tsm": "bn1"}
+FIRST_BATCH_NORM = {"i3d": "Conv3d_1a_7x7.bn", "resnet3d": "bn1", "tsm": "bn1", "p3d": "bn1"}
 LABELS = np.array([0, 2], np.int32)
 
 

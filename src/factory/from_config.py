@@ -3,7 +3,7 @@ import argparse
 
 from ..data.layout import find_video_folders, read_flow_method
 from .data_factory import create_dataset
-from ..models import model_entrypoint
+from ..models import default_cfg, model_entrypoint
 from .model_factory import create_model, declared_arguments
 
 KINETICS_CLASSES = 400
@@ -11,7 +11,6 @@ KINETICS_CLASSES = 400
 
 def checkpoint_num_classes(path, model="i3d"):
     """The class count of a checkpoint's classifier, or None if it has none."""
-    from ..models import default_cfg
     from ..weights import read_checkpoint
     bias = read_checkpoint(path).get(f"{default_cfg(model)['classifier']}.bias")
     return None if bias is None else int(bias.shape[0])
@@ -42,7 +41,6 @@ def model_normalization(model):
     """The input scaling of a registered model (its default_cfg input mean and std, and flow_mean / flow_std where
     its flow input has its own)."""
     from ..data.normalization import Normalization
-    from ..models import default_cfg
     contract = default_cfg(model)["input"]
     flow = {key: tuple(contract[key]) for key in ("flow_mean", "flow_std") if key in contract}
     return Normalization(tuple(contract["mean"]), tuple(contract["std"]), **flow)
@@ -50,7 +48,6 @@ def model_normalization(model):
 
 def model_sampler(model):
     """The temporal sampling of a registered model (its default_cfg input sampler: "dense" or "segments")."""
-    from ..models import default_cfg
     return default_cfg(model)["input"]["sampler"]
 
 
@@ -63,7 +60,6 @@ def apply_model_input(cfg, explicit, report=print):
     """`cfg` with the clip options of its model's input contract (a 3D-ResNet's 16 x 112 x 112 clips, I3D's 64 x
     224 x 224), except the options in `explicit` (the command line, --config: config.explicit_options). Comes
     before a training run's own record (apply_training_settings), which comes before the command line."""
-    from ..models import default_cfg
     contract = default_cfg(cfg.model)["input"]
     cfg, changed = argparse.Namespace(**vars(cfg)), []
     for key, options in MODEL_INPUT_OPTIONS.items():
@@ -94,9 +90,14 @@ def model_from_config(cfg, mode, num_classes, checkpoint_path=None, trainable_pr
     """inference: the checkpoint must bring its own classifier of `num_classes` (no new head).
     clip_len: the frames per clip the network will see. A network that takes a fixed number of frames (its
     constructor declares `num_segments`: TSM) is built for it unless model_args sets num_segments, which must then
-    agree: one line names both before anything runs."""
+    agree; one that needs at least `min_clip_len` frames (its contract: P3D's 16) refuses fewer. One line says so
+    before anything runs."""
     prefixes = [p.strip() for p in (trainable_prefixes or "").split(",") if p.strip()]
     model_args = dict(cfg.model_args or {})
+    shortest = default_cfg(cfg.model)["input"].get("min_clip_len", 1)
+    if clip_len and clip_len < shortest:
+        raise ValueError(f"{cfg.model} takes clips of at least {shortest} frames, got {clip_len} (the clip length "
+                         f"options: train/test_sample_duration, sample_duration)")
     if clip_len and "num_segments" in declared_arguments(model_entrypoint(cfg.model)):
         segments = model_args.setdefault("num_segments", clip_len)
         if segments != clip_len:

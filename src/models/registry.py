@@ -9,7 +9,8 @@ an `nn.Cell`. Its default configuration (`default_cfg`) says what the rest of th
 - `num_classes`: the class count of its reference weights;
 - `input`: the input contract of its reference implementation: `mean`, `std` (on values in [0, 1]; see
   src/data/normalization.py), `clip_len` (frames), `crop_size`, `short_side` (frames resized to it before
-  cropping, 0: as stored), optionally `flow_mean` / `flow_std` (a flow input's own (x, y) values) and `sampler`
+  cropping, 0: as stored), optionally `flow_mean` / `flow_std` (a flow input's own (x, y) values) and
+  `min_clip_len` (the fewest frames the network takes), and `sampler`
   (which frames: "dense", a window of consecutive frames, or "segments", one frame from each of clip_len equal
   TSN segments: src/data/temporal.py). clip_len, crop_size and short_side
   are the defaults of the clip options for this model (src/factory/from_config.py apply_model_input); mean, std

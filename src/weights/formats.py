@@ -3,7 +3,7 @@ recognised, and what the weights themselves say about the network they fill.
 
 A model's default_cfg names its family (`weight_format`); `weight_format(model)` gives a WeightFormat with
 - `schemes`: NamingSchemes (src/weights/naming.py for I3D, resnet3d_naming.py for kenshohara's 3D-ResNet,
-  tsm_naming.py for TSM), each with a `marker` key only its format has; a scheme's `key` is their key for one of
+  tsm_naming.py for TSM, p3d_naming.py for P3D), each with a `marker` key only its format has; a scheme's `key` is their key for one of
   our parameters, or a tuple of the names a format may give it (the first present is used);
 - `network_arguments(state, scheme, source_name)`: the constructor arguments the weights determine (classes,
   input channels, and family options such as a 3D-ResNet's shortcut type), plus `model` where the weights
@@ -32,6 +32,14 @@ class WeightFormat:
             raise ValueError(f"{source}: not {self.family} checkpoint of a known format (first keys: {sample}). "
                              f"Known formats and the key that identifies them: {known}")
         return found[0]
+
+
+def as_ours(value):
+    """A PyTorch tensor in our layout: float32, a 2-D convolution's kernel (O, I, kh, kw) as our frame-wise 3-D one
+    (O, I, 1, kh, kw), the same numbers (TSM's convolutions, P3D's layer4); Conv3d (O, I, T, H, W), Linear and
+    BatchNorm tensors as they are."""
+    value = np.asarray(value, dtype=np.float32)
+    return value[:, :, None] if value.ndim == 4 else value
 
 
 def split_name(param_name):
@@ -68,6 +76,7 @@ def weight_format(model):
     from ..models import default_cfg
     from .naming import I3D_FORMAT
     from .resnet3d_naming import RESNET3D_FORMAT
+    from .p3d_naming import P3D_FORMAT
     from .tsm_naming import TSM_FORMAT
-    formats = {"i3d": I3D_FORMAT, "resnet3d": RESNET3D_FORMAT, "tsm": TSM_FORMAT}
+    formats = {"i3d": I3D_FORMAT, "resnet3d": RESNET3D_FORMAT, "tsm": TSM_FORMAT, "p3d": P3D_FORMAT}
     return formats[default_cfg(model)["weight_format"]]

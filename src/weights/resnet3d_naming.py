@@ -8,6 +8,7 @@ PyTorch's BatchNorm tensor names (`weight`, `bias`, `running_mean`, `running_var
 - the CVPR2018 models (`resnet-34-kinetics.pth` ...): `module.` prefix, no `num_batches_tracked`; R18 and
   R34 are shortcut A (no `downsample` keys).
 
+The scheme serves every network named as its PyTorch modules (naviocean's P3D too: src/weights/p3d_naming.py).
 A scheme has the interface `convert_state_dict` (src/weights/convert.py) uses: `key(unit, suffix)` gives
 their key for our parameter `unit.suffix`, `to_ours`, `is_ignored`, `description`.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .formats import WeightFormat
+from .formats import WeightFormat, as_ours
 from ..models.resnet3d import RESNET3D_DEPTHS
 from ..models.resnet_blocks import STAGE_WIDTHS, Bottleneck
 
@@ -31,19 +32,19 @@ class Resnet3dNamingScheme:
     description: str
     prefix: str                                   # before every key: 'module.' in DataParallel files
     ignored: tuple = (".num_batches_tracked",)    # PyTorch's BatchNorm counter: not a weight
+    first_conv: str = "conv1"                     # the stem convolution's module (P3D: conv1_custom)
 
     @property
     def marker(self):
         """The key that identifies the format: the stem convolution's weight."""
-        return f"{self.prefix}conv1.weight"
+        return f"{self.prefix}{self.first_conv}.weight"
 
     def key(self, unit, suffix):
         parts = f"{unit}.{suffix}".strip(".").split(".")
         return self.prefix + ".".join(parts[:-1] + [TENSOR_NAMES[parts[-1]]])
 
     def to_ours(self, suffix, value):
-        # Conv3d (O, I, T, H, W), Linear (out, in) and BatchNorm (C,) have MindSpore's layout already.
-        return np.asarray(value, dtype=np.float32)
+        return as_ours(value)
 
     def is_ignored(self, key):
         return key.endswith(self.ignored)

@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from .formats import WeightFormat, present_key
+from .formats import WeightFormat, as_ours, present_key
 from .resnet3d_naming import TENSOR_NAMES
 from ..models.tsm import TSM_DEPTHS
 
@@ -80,9 +80,7 @@ class TsmNamingScheme:
         return self.to_theirs(_torch_name(f"{unit}.{suffix}".strip(".")))
 
     def to_ours(self, suffix, value):
-        value = np.asarray(value, dtype=np.float32)
-        # a 2-D convolution's kernel (O, I, kh, kw) is our (O, I, 1, kh, kw): each frame convolved alone
-        return value[:, :, None] if value.ndim == 4 else value
+        return as_ours(value)
 
     def is_ignored(self, key):
         return key.endswith(self.ignored)
