@@ -188,7 +188,8 @@ OPTION_GROUPS = {
              "training too, never updates them, and its gamma and beta do not train (TSM: mit-han-lab's UCF101 "
              "fine-tune from Kinetics; its --npb turns it off). affine: the gamma and beta of every 3-D BatchNorm but "
              "the first do not train, but all statistics still follow the batches; the model's 2-D part (its "
-             "default_cfg frame_wise, P3D's layer4) trains fully (P3D: naviocean's recipe). off (also false)",
+             "default_cfg frame_wise, P3D's layer4) trains fully (P3D: naviocean's recipe). off (also false): every "
+             "BatchNorm trains",
              PARTIAL_BN_MODES),
         _opt("start_epoch", NONNEGATIVE_INT, 0, "epoch to start at: the lr schedule and data order continue from "
              "there"),
