@@ -25,6 +25,25 @@ def str2bool(value):
     raise argparse.ArgumentTypeError(f"expected a boolean (true/false), got '{value}'")
 
 
+PARTIAL_BN_MODES = ("off", "frozen", "affine")
+
+
+def partial_bn_mode(value):
+    """A partial_bn mode; the booleans it was before it had modes still work: true = frozen, false = off."""
+    text = str(value).strip().lower()
+    if text in PARTIAL_BN_MODES:
+        return text
+    try:
+        return "frozen" if str2bool(value) else "off"
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected one of {list(PARTIAL_BN_MODES)} (or true = frozen, false = "
+                                         f"off), got '{value}'") from None
+
+
+# Option types that a bare `--flag` sets: to what the type makes of true.
+_FLAG_TYPES = (str2bool, partial_bn_mode)
+
+
 def _context_mode(value):
     """graph | pynative, also the upstream spellings gr | py."""
     return {"gr": "graph", "py": "pynative"}.get(str(value).lower(), str(value).lower())
@@ -60,6 +79,7 @@ def _bounded(kind, low=None, high=None, low_open=False):
 POSITIVE_INT = _bounded(int, 1)
 NONNEGATIVE_INT = _bounded(int, 0)
 NONNEGATIVE_FLOAT = _bounded(float, 0.0)
+POSITIVE_FLOAT = _bounded(float, 0.0, low_open=True)
 FRACTION = _bounded(float, 0.0, 1.0)
 
 
@@ -143,13 +163,19 @@ OPTION_GROUPS = {
         _opt("optimizer", _lower, "adam", "optimizer", ("adam", "sgd", "rmsprop")),
         _opt("lr", NONNEGATIVE_FLOAT, 0.001, "base learning rate (per step schedule)"),
         _opt("lr_schedule", str, "step", "step: lr x lr_de_rate every lr_de_epochs (upstream); multistep: lr x "
-             "lr_de_rate at each of lr_milestones (kenshohara); cosine: to min_lr", ("step", "multistep", "cosine")),
+             "lr_de_rate at each of lr_milestones (kenshohara); cosine: to min_lr; cyclic: triangular, from lr up "
+             "to max_lr and back every 2 x lr_half_cycle_epochs, changing every step (P3D: naviocean's recipe)",
+             ("step", "multistep", "cosine", "cyclic")),
         _opt("lr_milestones", POSITIVE_INT, [50, 100, 150], "multistep schedule: epochs at which the lr decays",
              nargs="+"),
         _opt("lr_de_rate", NONNEGATIVE_FLOAT, 0.5, "step schedule: decay factor"),
         _opt("lr_de_epochs", POSITIVE_INT, 5, "step schedule: epochs between decays"),
         _opt("warmup_epochs", NONNEGATIVE_INT, 0, "cosine schedule: linear warm-up epochs"),
         _opt("min_lr", NONNEGATIVE_FLOAT, 0.0, "cosine schedule: final learning rate"),
+        _opt("max_lr", NONNEGATIVE_FLOAT, 6e-3, "cyclic schedule: the top of the cycle, lr its bottom (P3D: "
+             "naviocean's recipe, 6e-3 over lr 1e-3)"),
+        _opt("lr_half_cycle_epochs", POSITIVE_FLOAT, 2.0, "cyclic schedule: epochs from lr up to max_lr, and as many "
+             "back down (P3D: naviocean's recipe, 2; its step_size of 2 x the iterations per epoch)"),
         _opt("momentum", FRACTION, 0.9, "sgd and rmsprop momentum"),
         _opt("clip_grad_norm", NONNEGATIVE_FLOAT, 0.0, "clip the gradients to this global L2 norm before each update "
              "(mit-han-lab's and mmaction2's TSM recipes: 20); 0: no clipping"),
@@ -157,9 +183,14 @@ OPTION_GROUPS = {
              "BN, bias)"),
         _opt("fc_lr5", str2bool, False, "the classifier (the model's default_cfg classifier) learns at 5x the lr and "
              "its bias at 10x, at every step of the lr schedule (TSM: mit-han-lab's and mmaction2's recipes)"),
-        _opt("partial_bn", str2bool, False, "freeze every BatchNorm but the first (the stem's): the frozen ones "
-             "normalise with their moving statistics in training too, never update them, and their gamma and beta "
-             "do not train (TSM: mit-han-lab's UCF101 fine-tune from Kinetics; its --npb turns it off)"),
+        _opt("partial_bn", partial_bn_mode, "off", "freeze BatchNorms while fine-tuning. frozen (also true, or a "
+             "bare --partial_bn): every BatchNorm but the first (the stem's) normalises with its moving statistics in "
+             "training too, never updates them, and its gamma and beta do not train (TSM: mit-han-lab's UCF101 "
+             "fine-tune from Kinetics; its --npb turns it off). affine: the gamma and beta of every 3-D BatchNorm but "
+             "the first do not train, but all statistics still follow the batches; the model's 2-D part (its "
+             "default_cfg frame_wise, P3D's layer4) trains fully (P3D: naviocean's recipe). off (also false): every "
+             "BatchNorm trains",
+             PARTIAL_BN_MODES),
         _opt("start_epoch", NONNEGATIVE_INT, 0, "epoch to start at: the lr schedule and data order continue from "
              "there"),
         _opt("num_epochs", POSITIVE_INT, 32, "epochs in the whole run"),
@@ -175,7 +206,7 @@ OPTION_GROUPS = {
         _opt("progress_every", NONNEGATIVE_INT, 0, "training steps between progress lines when the output is not a terminal "
              "(0: about ten per epoch; a terminal shows a progress bar)"),
         _opt("amp_level", str, "O0", "mixed precision level (O0: float32)", ("O0", "O1", "O2", "O3")),
-        _opt("loss_scale", _bounded(float, 0.0, low_open=True), 1024.0, "fixed loss scale used with amp_level O2/O3"),
+        _opt("loss_scale", POSITIVE_FLOAT, 1024.0, "fixed loss scale used with amp_level O2/O3"),
         _opt("sink_mode", str2bool, False, "dataset sink mode (Ascend/GPU; CPU runs un-sunk)"),
         _opt("distributed", str2bool, False, "data-parallel training over the devices of the launcher (msrun or "
              "an HCCL rank table)"),
@@ -312,7 +343,8 @@ def build_parser(description=None, script=None):
     for title, options in OPTION_GROUPS.items():
         group = parser.add_argument_group(title) if shown & {o.name for o in options} else parser
         for o in options:
-            extra = {"nargs": "?", "const": True} if o.type is str2bool else {"nargs": o.nargs} if o.nargs else {}
+            extra = {"nargs": "?", "const": o.type(True)} if o.type in _FLAG_TYPES else \
+                {"nargs": o.nargs} if o.nargs else {}
             group.add_argument(f"--{o.name}", type=o.type, default=o.default, choices=o.choices,
                                help=o.help if o.name in shown else argparse.SUPPRESS, **extra)
     return parser

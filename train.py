@@ -22,7 +22,7 @@ from src.context import init_context, init_distributed, launcher_device_id, set_
 from src.entry import run_entry
 from src.evaluation import network_predictor, report, video_scores
 from src.factory import (apply_model_input, check_one_clip_length, classifier_lr_multipliers, create_lr_schedule,
-                         create_optimizer, dataset_from_config, freeze_batch_norms_but_first, model_from_config,
+                         create_optimizer, dataset_from_config, freeze_batch_norms, model_from_config,
                          resolve_num_classes, stream_paths)
 from src.training.callbacks import test_hooks_from_environment
 from src.training.checkpoint import CheckpointManager, read_run_state
@@ -37,6 +37,8 @@ def lr_options(cfg):
         return {"decay_rate": cfg.lr_de_rate, "decay_epochs": cfg.lr_de_epochs}
     if cfg.lr_schedule == "multistep":
         return {"decay_rate": cfg.lr_de_rate, "milestones": cfg.lr_milestones}
+    if cfg.lr_schedule == "cyclic":
+        return {"max_lr": cfg.max_lr, "half_cycle_epochs": cfg.lr_half_cycle_epochs}
     return {"min_lr": cfg.min_lr, "warmup_epochs": cfg.warmup_epochs}
 
 
@@ -87,11 +89,14 @@ def train(cfg):
         run.check_continues(facts, resume_from, checkpoints.steps_per_epoch(resume_from))
     net = model_from_config(cfg, cfg.mode, num_classes, cfg.checkpoint_path, cfg.finetune_prefixes,
                             clip_len=check_one_clip_length(cfg))
-    if cfg.partial_bn:  # before the optimizer: the frozen gammas and betas are not among its parameters
-        first, frozen = freeze_batch_norms_but_first(net)
+    if cfg.partial_bn != "off":  # before the optimizer: the frozen gammas and betas are not among its parameters
+        trained, frozen = freeze_batch_norms(net, cfg.partial_bn, cfg.model)
         if is_main:
-            print(f"partial_bn: {first} trains; {len(frozen)} other BatchNorms frozen (moving statistics, gamma, "
-                  "beta)")
+            what = "moving statistics, gamma, beta" if cfg.partial_bn == "frozen" else \
+                "gamma, beta; their moving statistics still follow the batches"
+            kept = f"{trained[0]} trains" if len(trained) == 1 else \
+                f"{trained[0]} and {len(trained) - 1} 2-D BatchNorms train"
+            print(f"partial_bn {cfg.partial_bn}: {kept}; {len(frozen)} other BatchNorms frozen ({what})")
     lr = create_lr_schedule(cfg.lr_schedule, cfg.lr, steps_per_epoch, cfg.num_epochs, **lr_options(cfg))
     loss_scale = 1.0 if cfg.amp_level == "O0" else cfg.loss_scale
     optimizer = create_optimizer(cfg.optimizer, net.trainable_params(), lr, momentum=cfg.momentum,

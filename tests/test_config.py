@@ -20,6 +20,17 @@ def test_booleans_parse_as_booleans(argv, expected):
     assert parse_config(argv).verify_export is expected
 
 
+@pytest.mark.parametrize("argv,yaml_text,expected", [
+    ([], "", "off"), (["--partial_bn"], "", "frozen"), (["--partial_bn=true"], "", "frozen"),
+    (["--partial_bn", "affine"], "", "affine"), (["--partial_bn", "Frozen"], "", "frozen"),
+    ([], "partial_bn: true\n", "frozen"), ([], "partial_bn: false\n", "off"), ([], "partial_bn: affine\n", "affine"),
+    (["--partial_bn", "off"], "partial_bn: affine\n", "off")])
+def test_partial_bn_is_a_mode_and_the_booleans_it_was_still_parse(tmp_path, argv, yaml_text, expected):
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml_text or "{}\n")
+    assert parse_config(["--config", str(path), *argv]).partial_bn == expected
+
+
 def test_yaml_then_command_line(tmp_path):
     path = tmp_path / "cfg.yaml"
     path.write_text("mode: flow\nbatch_size: 4\ndynamic_batch: false\nfile_format: ONNX\n")
@@ -35,7 +46,9 @@ def test_yaml_then_command_line(tmp_path):
     ("- a list\n", "mapping"),
     ("lr: [0.1,\n", "not valid YAML at line 2"),       # a syntax error: one line, not PyYAML's traceback
     ("spatial_size: 0\n", "'spatial_size': must be >= 1, got 0"),
-    ("dropout_keep_prob: 0\n", "must be in (0.0, 1.0]")])
+    ("dropout_keep_prob: 0\n", "must be in (0.0, 1.0]"),
+    ("lr_half_cycle_epochs: 0\n", "'lr_half_cycle_epochs': must be > 0.0, got 0"),
+    ("partial_bn: half\n", "'partial_bn': expected one of ['off', 'frozen', 'affine'] (or true = frozen")])
 def test_bad_yaml_is_an_error_naming_the_file(tmp_path, capsys, text, message):
     path = tmp_path / "bad.yaml"
     path.write_text(text)

@@ -68,6 +68,20 @@ def test_resume_names_the_facts_that_differ(tmp_path):
         resumed.check_continues({**facts, "batch_size": 4, "steps_per_epoch": 3})
 
 
+@pytest.mark.parametrize("recorded", ["run.json", "config.yaml"])
+def test_resume_reads_a_partial_bn_recorded_as_a_boolean_as_its_mode(tmp_path, recorded):
+    """Before partial_bn had modes, it was true (now: frozen) or false (now: off)."""
+    if recorded == "run.json":
+        _run(tmp_path).record_facts({"model": "tsm_resnet50", "partial_bn": True})
+    else:
+        (tmp_path / "config.yaml").write_text("model: tsm_resnet50\npartial_bn: true\n")
+    run = RunFolder(str(tmp_path))
+    run.resume(["config.yaml"] if recorded == "config.yaml" else [])
+    run.check_continues({"model": "tsm_resnet50", "partial_bn": "frozen"})
+    with pytest.raises(ValueError, match=r"has partial_bn 'frozen'; this one has partial_bn 'affine'"):
+        run.check_continues({"model": "tsm_resnet50", "partial_bn": "affine"})
+
+
 def test_resume_of_a_folder_without_manifest_compares_config_and_checkpoint_name(tmp_path):
     (tmp_path / "config.yaml").write_text("batch_size: 2\nmode: rgb\n")
     run = RunFolder(str(tmp_path))

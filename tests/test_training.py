@@ -406,17 +406,19 @@ def test_a_3d_resnet_trains_resumes_and_evaluates_through_the_entry_scripts(tree
 
 
 @pytest.mark.slow
-def test_partial_bn_and_fc_lr5_train_and_resume_through_train_py(trees, tmp_path, capsys):
-    """Both options through train.py, recorded in config.yaml; a resumed run that extends the schedule (so every
-    group's per-step rates are rebuilt longer, not restored) keeps the frozen BatchNorms as they were built, and
-    a resume without partial_bn (another set of trained parameters) is refused before anything is written."""
+def test_partial_bn_fc_lr5_and_the_cyclic_lr_train_and_resume_through_train_py(trees, tmp_path, capsys):
+    """The options through train.py, recorded in config.yaml; a resumed run that extends the schedule (so every
+    group's per-step rates are rebuilt longer, not restored) keeps the frozen BatchNorms as they were built and
+    continues the cycle where it was, and a resume with another partial_bn mode (another set of trained
+    parameters, other statistics) is refused before anything is written."""
     network = ["--model", "resnet3d_10", "--model_args", "widen_factor=0.25", "--optimizer", "sgd",
-               "--partial_bn", "--fc_lr5"]  # with validation: evaluation mode in between leaves the freeze in place
+               "--lr_schedule", "cyclic", "--max_lr", "0.013", "--fc_lr5", "--partial_bn"]
+    # with validation: evaluation mode in between leaves the freeze in place
     save_dir = tmp_path / "run"
     train_script.main(train_args(trees, save_dir, *network, "--num_epochs", "1"))
-    assert "partial_bn: bn1 trains; 11 other BatchNorms frozen" in capsys.readouterr().out
+    assert "partial_bn frozen: bn1 trains; 11 other BatchNorms frozen" in capsys.readouterr().out
     saved = load_yaml(str(save_dir / "config.yaml"))
-    assert saved["partial_bn"] is True and saved["fc_lr5"] is True
+    assert saved["partial_bn"] == "frozen" and saved["fc_lr5"] is True and saved["lr_half_cycle_epochs"] == 2
     train_script.main(train_args(trees, save_dir, *network, "--num_epochs", "2", "--resume"))
     params = read_params(save_dir / "resnet3d_10-2_6.ckpt")
     assert int(params["global_step"][0]) == 12
@@ -426,7 +428,10 @@ def test_partial_bn_and_fc_lr5_train_and_resume_through_train_py(trees, tmp_path
     assert f"moments.{frozen}.gamma" not in params and "moments.bn1.gamma" in params
     assert np.abs(params["bn1.moving_mean"]).max() > 0 and not (params["bn1.gamma"] == 1).all()
     assert not any(name.startswith("learning_rate") for name in params)  # rebuilt from the options on resume
+    # 6 steps per epoch, a half cycle of 2 epochs (12 steps) from lr 0.001 up to 0.013: steps 5 and 11 end them
+    history = json.loads((save_dir / "history.json").read_text())
+    assert [row["lr"] for row in history["epochs"]] == pytest.approx([0.001 + 0.012 * 5 / 12, 0.001 + 0.012 * 11 / 12])
     before = sorted(os.listdir(save_dir))
-    with pytest.raises(ValueError, match="has .*partial_bn True; this one has .*partial_bn False"):
-        train_script.main(train_args(trees, save_dir, *network[:-2], "--fc_lr5", "--num_epochs", "3", "--resume"))
+    with pytest.raises(ValueError, match="has .*partial_bn 'frozen'; this one has .*partial_bn 'affine'"):
+        train_script.main(train_args(trees, save_dir, *network, "affine", "--num_epochs", "3", "--resume"))
     assert sorted(os.listdir(save_dir)) == before

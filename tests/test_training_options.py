@@ -1,15 +1,18 @@
-"""Training options every model gets: partial BatchNorm (partial_bn) and the classifier's learning-rate factors
-(fc_lr5), through the train step train.py builds, in graph and PyNative mode, with the per-step lr schedule."""
+"""Training options every model gets: partial BatchNorm (partial_bn frozen / affine) and the classifier's
+learning-rate factors (fc_lr5), through the train step train.py builds, in graph and PyNative mode, with the
+per-step lr schedules."""
 import mindspore as ms
 import numpy as np
 import pytest
 from mindspore import nn
 
+from config import PARTIAL_BN_MODES
 from src.factory import (classifier_lr_multipliers, create_lr_schedule, create_model, create_optimizer,
-                         freeze_batch_norms_but_first)
-from src.models import default_cfg, list_models
+                         freeze_batch_norms)
+from src.models import default_cfg, list_models, registry
 from src.models.batch_norm import FlatBatchNorm3d
-from src.training.partial_bn import batch_norms
+from src.training import partial_bn
+from src.training.partial_bn import batch_norms, frame_wise_prefixes
 from src.training.trainer import build_train_step
 
 # Per family, what makes a network small enough for a test (as tests/test_every_model.py), and the BatchNorm
@@ -38,16 +41,42 @@ def batch_norm_state(net):
             for kind in ("moving_mean", "moving_variance", "gamma", "beta")}
 
 
+@pytest.mark.parametrize("mode", ["frozen", "affine"])
 @pytest.mark.parametrize("name", list_models())
-def test_partial_bn_keeps_the_stems_batch_norm_of_every_model(name):
+def test_partial_bn_keeps_the_stems_batch_norm_of_every_model(name, mode):
+    """frozen: every BatchNorm but the first stops training; affine: the same, except the BatchNorms of the
+    model's 2-D part (default_cfg frame_wise), which all train. Only frozen also stops the statistics."""
     net = small(name)
     norms = [cell_path for cell_path, _ in batch_norms(net)]
-    first, frozen = freeze_batch_norms_but_first(net)
-    assert first == norms[0] == FIRST_BATCH_NORM[default_cfg(name)["weight_format"]]
-    assert frozen == norms[1:] and len(frozen) >= 10
+    frame_wise = frame_wise_prefixes(name) if mode == "affine" else ()
+    two_d = [path for path in norms if path.startswith(tuple(f"{prefix}." for prefix in frame_wise))]
+    trained, frozen = freeze_batch_norms(net, mode, name)
+    assert trained[0] == norms[0] == FIRST_BATCH_NORM[default_cfg(name)["weight_format"]]
+    assert trained == [norms[0], *two_d] and frozen == [path for path in norms[1:] if path not in two_d]
+    assert len(frozen) >= 10
     trainable = {p.name for p in net.trainable_params()}
-    assert {f"{first}.gamma", f"{first}.beta"} <= trainable
+    assert {f"{path}.{kind}" for path in trained for kind in ("gamma", "beta")} <= trainable
     assert not {f"{path}.{kind}" for path in frozen for kind in ("gamma", "beta")} & trainable
+    cells = dict(batch_norms(net))
+    assert [path for path in frozen if cells[path].use_batch_statistics is not (False if mode == "frozen" else None)
+            ] == []
+    assert [path for path in trained if cells[path].use_batch_statistics is not None] == []
+
+
+def pretrained_looking(net, rng):
+    """Statistics, gamma and beta other than a new BatchNorm's, so "unchanged" and the formulas say something."""
+    for _, cell in batch_norms(net):
+        channels = cell.moving_mean.shape[0]
+        cell.moving_mean.set_data(ms.Tensor(rng.normal(0, 0.5, channels).astype(np.float32)))
+        cell.moving_variance.set_data(ms.Tensor(rng.uniform(0.5, 2.0, channels).astype(np.float32)))
+        cell.gamma.set_data(ms.Tensor(rng.uniform(0.5, 1.5, channels).astype(np.float32)))
+        cell.beta.set_data(ms.Tensor(rng.normal(0, 0.1, channels).astype(np.float32)))
+
+
+def batch_norm_input(cell, rng):
+    channels = cell.moving_mean.shape[0]
+    shape = (2, channels, 3, 4, 5) if isinstance(cell, FlatBatchNorm3d) else (2, channels, 4, 5)
+    return rng.normal(1.0, 2.0, shape).astype(np.float32), (1, channels) + (1,) * (len(shape) - 2)
 
 
 @pytest.mark.parametrize("context", [ms.GRAPH_MODE, ms.PYNATIVE_MODE])
@@ -60,13 +89,8 @@ def test_a_frozen_batch_norm_normalises_with_and_keeps_its_moving_statistics(nam
     ms.set_seed(3)
     net = small(name)
     rng = np.random.default_rng(1)
-    for _, cell in batch_norms(net):  # pretrained-looking statistics, so "unchanged" and the formula say something
-        channels = cell.moving_mean.shape[0]
-        cell.moving_mean.set_data(ms.Tensor(rng.normal(0, 0.5, channels).astype(np.float32)))
-        cell.moving_variance.set_data(ms.Tensor(rng.uniform(0.5, 2.0, channels).astype(np.float32)))
-        cell.gamma.set_data(ms.Tensor(rng.uniform(0.5, 1.5, channels).astype(np.float32)))
-        cell.beta.set_data(ms.Tensor(rng.normal(0, 0.1, channels).astype(np.float32)))
-    first, frozen = freeze_batch_norms_but_first(net)
+    pretrained_looking(net, rng)
+    (first,), frozen = freeze_batch_norms(net, "frozen", name)
     before = batch_norm_state(net)
     first_conv = f"{default_cfg(name)['first_conv']}.weight"
     conv_before = net.parameters_dict()[first_conv].asnumpy().copy()
@@ -85,10 +109,7 @@ def test_a_frozen_batch_norm_normalises_with_and_keeps_its_moving_statistics(nam
     for path in (frozen[0], frozen[-1]):
         cell = cells[path]
         cell.set_train(True)
-        channels = cell.moving_mean.shape[0]
-        shape = (2, channels, 3, 4, 5) if isinstance(cell, FlatBatchNorm3d) else (2, channels, 4, 5)
-        x = rng.normal(1.0, 2.0, shape).astype(np.float32)
-        per_channel = (1, channels) + (1,) * (len(shape) - 2)
+        x, per_channel = batch_norm_input(cell, rng)
         mean, var, gamma, beta = (after[f"{path}.{kind}"].reshape(per_channel)
                                   for kind in ("moving_mean", "moving_variance", "gamma", "beta"))
         expected = (x - mean) / np.sqrt(var + cell.eps) * gamma + beta
@@ -96,9 +117,91 @@ def test_a_frozen_batch_norm_normalises_with_and_keeps_its_moving_statistics(nam
         np.testing.assert_array_equal(cell.moving_mean.asnumpy(), after[f"{path}.moving_mean"])
 
 
-def test_partial_bn_refuses_a_network_without_batch_norm():
-    with pytest.raises(ValueError, match="partial_bn: SequentialCell has no BatchNorm"):
-        freeze_batch_norms_but_first(nn.SequentialCell([nn.Dense(4, 3), nn.ReLU()]))
+@pytest.mark.parametrize("context", [ms.GRAPH_MODE, ms.PYNATIVE_MODE])
+def test_an_affine_frozen_batch_norm_keeps_gamma_and_beta_but_follows_the_batches(context):
+    """naviocean's P3D freezing on a network without a 2-D part (resnet3d_10): after one SGD step every BatchNorm
+    but the first has its gamma and beta as they were, yet ALL moved their moving statistics, and in training
+    mode they normalise with the batch's statistics: (x - batch mean) / sqrt(batch var + eps) * gamma + beta."""
+    ms.set_context(mode=context)
+    ms.set_seed(3)
+    net = small("resnet3d_10")
+    rng = np.random.default_rng(1)
+    pretrained_looking(net, rng)
+    (first,), frozen = freeze_batch_norms(net, "affine", "resnet3d_10")
+    assert first == "bn1" and len(frozen) == len(batch_norms(net)) - 1
+    before = batch_norm_state(net)
+
+    assert np.isfinite(one_step(net, create_optimizer("sgd", net.trainable_params(), 0.1, momentum=0.9)))
+
+    after = batch_norm_state(net)
+    for path in frozen:
+        for kind in ("gamma", "beta"):
+            np.testing.assert_array_equal(after[f"{path}.{kind}"], before[f"{path}.{kind}"], err_msg=path)
+    assert [f"{path}.{kind}" for path in (first, *frozen) for kind in ("moving_mean", "moving_variance")
+            if np.array_equal(before[f"{path}.{kind}"], after[f"{path}.{kind}"])] == []
+    assert not np.array_equal(before[f"{first}.gamma"], after[f"{first}.gamma"])
+
+    cell = dict(batch_norms(net))[frozen[-1]]
+    cell.set_train(True)
+    x, per_channel = batch_norm_input(cell, rng)
+    axes = tuple(axis for axis in range(x.ndim) if axis != 1)
+    gamma, beta = (after[f"{frozen[-1]}.{kind}"].reshape(per_channel) for kind in ("gamma", "beta"))
+    expected = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + cell.eps) * gamma + beta
+    np.testing.assert_allclose(cell(ms.Tensor(x)).asnumpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+class MixedNetwork(nn.Cell):
+    """A 3-D stem, 3-D blocks, then a frame-wise 2-D part, as P3D's layers 1-3 and layer4 (BatchNorms only)."""
+
+    def __init__(self):
+        super().__init__()
+        self.bn1 = FlatBatchNorm3d(4)
+        self.layer1 = nn.SequentialCell([FlatBatchNorm3d(4), FlatBatchNorm3d(4)])
+        self.layer4 = nn.SequentialCell([nn.BatchNorm2d(4), nn.BatchNorm2d(4)])
+        self.layer40 = FlatBatchNorm3d(4)  # "layer4" is a cell path, not a name prefix
+
+    def construct(self, x):
+        return x
+
+
+def test_affine_partial_bn_trains_the_2d_part_the_models_default_cfg_names(monkeypatch):
+    monkeypatch.setattr(partial_bn, "default_cfg", lambda model: {"frame_wise": ("layer4",)} if model == "mixed"
+                        else pytest.fail(f"asked for the default_cfg of '{model}'"))
+    net = MixedNetwork()
+    trained, frozen = freeze_batch_norms(net, "affine", "mixed")
+    assert trained == ["bn1", "layer4.0", "layer4.1"] and frozen == ["layer1.0", "layer1.1", "layer40"]
+    assert sorted(p.name for p in net.trainable_params()) == sorted(
+        f"{path}.{kind}" for path in trained for kind in ("gamma", "beta"))
+    assert [path for path, cell in batch_norms(net) if cell.use_batch_statistics is not None] == []
+    # mit-han-lab's frozen mode knows no 2-D part: every BatchNorm but the first
+    net = MixedNetwork()
+    assert freeze_batch_norms(net, "frozen", "mixed") == (["bn1"], ["layer1.0", "layer1.1", "layer4.0", "layer4.1",
+                                                                    "layer40"])
+
+
+def test_a_frame_wise_path_that_names_no_cell_fails_at_the_first_build(monkeypatch):
+    monkeypatch.setitem(registry._default_cfgs, "resnet3d_10",
+                        {**registry._default_cfgs["resnet3d_10"], "frame_wise": ("layer4", "layer9")})
+    with pytest.raises(ValueError, match="model 'resnet3d_10': default_cfg frame_wise 'layer9' names no cell"):
+        small("resnet3d_10")
+    monkeypatch.setitem(registry._default_cfgs, "resnet3d_10",
+                        {**registry._default_cfgs["resnet3d_10"], "frame_wise": ("layer4",)})
+    trained, _ = freeze_batch_norms(small("resnet3d_10"), "affine", "resnet3d_10")
+    assert trained[0] == "bn1" and len(trained) > 1 and all(path.startswith("layer4.") for path in trained[1:])
+
+
+def test_partial_bn_refuses_a_network_without_batch_norms_to_freeze_and_an_unknown_mode(monkeypatch):
+    with pytest.raises(ValueError, match="partial_bn: SequentialCell has no BatchNorm to keep or freeze"):
+        freeze_batch_norms(nn.SequentialCell([nn.Dense(4, 3), nn.ReLU()]), "frozen")
+    monkeypatch.setattr(partial_bn, "default_cfg", lambda model: {"frame_wise": ("0", "1")})
+    with pytest.raises(ValueError, match=r"SequentialCell has no BatchNorm outside its 2-D part \['0', '1'\]"):
+        freeze_batch_norms(nn.SequentialCell([nn.BatchNorm2d(4), nn.BatchNorm2d(4)]), "affine", "all 2-D")
+    net = MixedNetwork()
+    with pytest.raises(ValueError, match=r"unknown mode 'partial'; known: \['off', 'frozen', 'affine'\]"):
+        freeze_batch_norms(net, "partial")
+    assert freeze_batch_norms(net, "off") == (["bn1", "layer1.0", "layer1.1", "layer4.0", "layer4.1", "layer40"], [])
+    assert len(net.trainable_params()) == 12
+    assert partial_bn.MODES == PARTIAL_BN_MODES  # the option's choices are the modes there are
 
 
 def classifier_names(name):
@@ -131,13 +234,16 @@ def test_fc_lr5_moves_the_classifier_5x_and_its_bias_10x(name, weight_decay):
     assert others and [n for n in others if not np.array_equal(plain[n], fc_lr5[n])] == []
 
 
-def test_fc_lr5_follows_the_lr_schedule_at_every_step():
+@pytest.mark.parametrize("name,options", [("step", {"decay_rate": 0.5, "decay_epochs": 1}),
+                                          ("cyclic", {"max_lr": 0.05, "half_cycle_epochs": 1})])
+def test_fc_lr5_follows_the_lr_schedule_at_every_step(name, options):
     """Each group's rate is read at the optimizer's global_step, the one index a resumed run restores (or a
     --start_epoch sets): at every step the classifier's rate is 5x (bias 10x) the schedule's, the rest 1x."""
     ms.set_context(mode=ms.PYNATIVE_MODE)
     net = small("resnet3d_10")
     steps_per_epoch, num_epochs = 3, 4
-    schedule = create_lr_schedule("step", 0.01, steps_per_epoch, num_epochs, decay_rate=0.5, decay_epochs=1)
+    schedule = create_lr_schedule(name, 0.01, steps_per_epoch, num_epochs, **options)
+    assert len(set(schedule.tolist())) >= 4
     optimizer = create_optimizer("sgd", net.trainable_params(), schedule, weight_decay=1e-4,
                                  lr_multipliers=classifier_lr_multipliers("resnet3d_10"))
     factors = {name: factor for name, factor in zip(classifier_names("resnet3d_10"), (5.0, 10.0))}

@@ -14,7 +14,9 @@ an `nn.Cell`. Its default configuration (`default_cfg`) says what the rest of th
   (which frames: "dense", a window of consecutive frames, or "segments", one frame from each of clip_len equal
   TSN segments: src/data/temporal.py). clip_len, crop_size and short_side
   are the defaults of the clip options for this model (src/factory/from_config.py apply_model_input); mean, std
-  and sampler are what every dataset and inference clip of it uses (dataset_from_config, infer.py).
+  and sampler are what every dataset and inference clip of it uses (dataset_from_config, infer.py);
+- `frame_wise` (optional): cell paths of the part of a 3-D network that runs frame by frame, 2-D on the folded time
+  axis (P3D: ("layer4",)); partial_bn affine trains its BatchNorms fully (src/training/partial_bn.py).
 """
 import inspect
 
@@ -87,3 +89,6 @@ def check_cfg_names(name, net):
         if f"{cfg[key]}.weight" not in params:
             raise ValueError(f"model '{name}': default_cfg {key} '{cfg[key]}' names no cell with a weight "
                              f"(parameters start with {sorted({n.split('.')[0] for n in params})[:8]})")
+    for prefix in cfg.get("frame_wise", ()):
+        if not any(param.startswith(f"{prefix}.") for param in params):
+            raise ValueError(f"model '{name}': default_cfg frame_wise '{prefix}' names no cell with parameters")

@@ -39,6 +39,28 @@ def cosine_lr(base_lr, steps_per_epoch, num_epochs, min_lr=0.0, warmup_epochs=0,
     return _from(lr, steps_per_epoch, start_epoch)
 
 
+def cyclic_lr(base_lr, steps_per_epoch, num_epochs, max_lr=6e-3, half_cycle_epochs=2.0, start_epoch=0):
+    """The triangular cyclical rate (Smith 2017; PyTorch's CyclicLR(mode='triangular'), naviocean's P3D recipe):
+    from base_lr up to max_lr and back down, linearly, each way in half_cycle_epochs, over and over.
+
+    Step k of the run (0-based, the optimizer's global_step) with a half cycle of s steps:
+    lr = base_lr + (max_lr - base_lr) * (1 - |k / s - 2 * cycle + 1|), cycle = floor(1 + k / (2 s)).
+    The half cycle is given in epochs (naviocean: 2, as step_size = 2 x iterations per epoch) so that it keeps
+    its meaning when the batch size or the number of devices changes the steps per epoch. The momentum stays
+    constant, as in naviocean's CyclicLR; PyTorch's also cycles it unless cycle_momentum=False.
+    """
+    if max_lr < base_lr:
+        raise ValueError(f"cyclic lr schedule: max_lr {max_lr} is below lr {base_lr} (the cycle's low end)")
+    half_cycle = round(half_cycle_epochs * steps_per_epoch)
+    if half_cycle < 1:
+        raise ValueError(f"cyclic lr schedule: a half cycle of {half_cycle_epochs} epochs is less than one step "
+                         f"at {steps_per_epoch} steps per epoch")
+    step = np.arange(num_epochs * steps_per_epoch, dtype=np.float64)
+    cycle = np.floor(1 + step / (2 * half_cycle))
+    rise = 1 - np.abs(step / half_cycle - 2 * cycle + 1)
+    return _from(base_lr + (max_lr - base_lr) * rise, steps_per_epoch, start_epoch)
+
+
 def _from(lr, steps_per_epoch, start_epoch):
     if not 0 <= start_epoch * steps_per_epoch <= len(lr):
         raise ValueError(f"start_epoch {start_epoch} is outside a schedule of {len(lr) // max(steps_per_epoch, 1)} "
@@ -46,7 +68,7 @@ def _from(lr, steps_per_epoch, start_epoch):
     return lr[start_epoch * steps_per_epoch:].astype(np.float32)
 
 
-LR_SCHEDULES = {"step": step_decay_lr, "multistep": multistep_lr, "cosine": cosine_lr}
+LR_SCHEDULES = {"step": step_decay_lr, "multistep": multistep_lr, "cosine": cosine_lr, "cyclic": cyclic_lr}
 
 
 def create_lr_schedule(name, base_lr, steps_per_epoch, num_epochs, start_epoch=0, **kwargs):

@@ -20,6 +20,8 @@ CONFIG = "config.yaml"
 # counted; num_epochs may grow on --resume.
 CONFIG_FACTS = ("model", "mode", "dataset", "annotation_path", "batch_size", "train_sample_duration",
                 "spatial_size", "finetune_prefixes", "partial_bn")
+# A run recorded before partial_bn had modes holds a boolean: true was the mode now called frozen.
+_FACTS_BEFORE_MODES = {"partial_bn": {True: "frozen", False: "off"}}
 
 
 def run_facts(cfg, num_classes, training_videos, steps_per_epoch, device_num):
@@ -113,6 +115,9 @@ class RunFolder:
         A folder without facts (from before manifests) is compared with its config.yaml and with the steps per
         epoch in the name of the `checkpoint` it resumes from."""
         stored = dict(self.data.get("facts") or self._config_facts())
+        for name, renamed in _FACTS_BEFORE_MODES.items():
+            if isinstance(stored.get(name), bool):
+                stored[name] = renamed[stored[name]]
         if checkpoint_steps is not None:
             stored.setdefault("steps_per_epoch", checkpoint_steps)
         differ = [name for name in facts if name in stored and stored[name] != facts[name]]
