@@ -155,7 +155,10 @@ OPTION_GROUPS = {
              "stored (infer.py: 256, the size prepare_dataset stores)"),
         _opt("train_crop", str, "random", "training crop: random (a window), multiscale (TSN multi-scale crop at "
              "the corners and centre), multiscale_13 (at 13 positions: TSM), random_resized (RandomResizedCrop, "
-             "area 0.25-1, ratio 3/4-4/3: kenshohara)", ("random", "multiscale", "multiscale_13", "random_resized")),
+             "area min_crop_area-1, ratio 3/4-4/3: kenshohara, naviocean)",
+             ("random", "multiscale", "multiscale_13", "random_resized")),
+        _opt("min_crop_area", _bounded(float, 0.0, 1.0, low_open=True), 0.25, "random_resized: the smallest crop, "
+             "a fraction of the frame's area (kenshohara 0.25; naviocean's P3D and torchvision 0.08)"),
         _opt("multiscale_crop", str2bool, False, "upstream name of --train_crop multiscale"),
         _opt("sample_duration", POSITIVE_INT, 64, "export and inference: frames per clip"),
     ],

@@ -8,7 +8,7 @@
 #        EPOCHS=2 bash scripts/run_demo.sh         (another number of epochs than the recipe's; CI uses 1)
 #        MODEL=resnet3d_18 bash scripts/run_demo.sh (another backbone, trained from scratch: no Kinetics weights
 #                                                    of it are reachable offline)
-# Each model's settings are its sample recipe, configs/<family>/<MODEL>_sample.yaml.
+# Each model's settings are its sample recipe, configs/<family>/<MODEL>_sample.yaml (MODEL=tsm_resnet50, p3d63 ...).
 set -euo pipefail
 case "${1:-}" in
   -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
@@ -16,8 +16,10 @@ case "${1:-}" in
 esac
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MODEL=${MODEL:-i3d}
-CONFIG="configs/${MODEL%%_*}/${MODEL}_sample.yaml"
-[ -f "$ROOT/$CONFIG" ] || { echo "run_demo.sh: no sample recipe $CONFIG for MODEL=$MODEL" >&2; exit 2; }
+# configs/<family>/<MODEL>_sample.yaml: the family folder is the model's (i3d, resnet3d, tsm, p3d)
+CONFIG=$(cd "$ROOT" && ls configs/*/"${MODEL}_sample.yaml" 2>/dev/null | head -n 1)
+[ -n "$CONFIG" ] || { echo "run_demo.sh: no sample recipe configs/<family>/${MODEL}_sample.yaml for MODEL=$MODEL" >&2
+                      exit 2; }
 DEFAULT_OUT="$ROOT/outputs/demo$([ "$MODEL" = i3d ] || echo "_$MODEL")"
 OUT="$(mkdir -p "${1:-$DEFAULT_OUT}" && cd "${1:-$DEFAULT_OUT}" && pwd)"
 EPOCH_ARGS=(); [ -n "${EPOCHS:-}" ] && EPOCH_ARGS=(--num_epochs "$EPOCHS")

@@ -238,6 +238,15 @@ def test_random_resized_crop_draws_torchvisions_windows_once_per_clip():
     assert out.shape == (4, 16, 16, 3) and all(np.array_equal(out[0], out[t]) for t in range(4))
 
 
+def test_min_crop_area_reaches_the_training_crop():
+    """naviocean's P3D crops down to 8 % of the frame (torchvision's RandomSizedCrop), kenshohara's to 25 %."""
+    from src.factory import create_transforms
+    for area in (0.08, 0.25):
+        crop = create_transforms("training", "rgb", 16, train_crop="random_resized", min_crop_area=area).transforms[0]
+        smallest = min(np.prod(crop.window(90, 120, np.random.default_rng(seed))[2:]) for seed in range(400))
+        assert area - 0.01 <= smallest / (90 * 120) < area + 0.05
+
+
 def test_resize_short_side_keeps_aspect():
     assert ResizeShortSide(20)(_clip(h=30, w=40)).shape == (6, 20, 27, 3)
     assert ResizeShortSide(20)(_clip(h=40, w=30, c=2)).shape == (6, 27, 20, 2)

@@ -37,13 +37,16 @@ TRAIN_CROPS = {"random": RandomCrop, "multiscale": MultiScaleCrop,
                "random_resized": RandomResizedCrop}
 
 
-def create_transforms(subset, mode, spatial_size, short_side=None, train_crop="random", horizontal_flip=True):
-    """Training: random (or multi-scale) crop + horizontal flip; evaluation: centre crop. Drawn once per clip."""
+def create_transforms(subset, mode, spatial_size, short_side=None, train_crop="random", horizontal_flip=True,
+                      min_crop_area=0.25):
+    """Training: random (or multi-scale) crop + horizontal flip; evaluation: centre crop. Drawn once per clip.
+    min_crop_area: random_resized's smallest window, a fraction of the frame (kenshohara 0.25, naviocean 0.08)."""
     resize = [ResizeShortSide(short_side)] if short_side else []
     if subset == "training":
         if train_crop not in TRAIN_CROPS:
             raise ValueError(f"train_crop must be one of {sorted(TRAIN_CROPS)}, got '{train_crop}'")
-        crop = TRAIN_CROPS[train_crop](spatial_size)
+        area = {"scale": (min_crop_area, 1.0)} if train_crop == "random_resized" else {}
+        crop = TRAIN_CROPS[train_crop](spatial_size, **area)
         flip = [RandomHorizontalFlip(0.5, is_flow=mode == "flow")] if horizontal_flip else []
         return Compose(resize + [crop] + flip)
     return Compose(resize + [CenterCrop(spatial_size)])
@@ -69,7 +72,7 @@ def create_temporal_sampler(subset, clip_len, num_clips=1, sampler="dense"):
 def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spatial_size=224, batch_size=1,
                    num_val_samples=1, short_side=None, train_crop="random", num_workers=1, num_shards=1,
                    shard_id=0, seed=None, shuffle=None, drop_remainder=None, start_epoch=0, num_epochs=1,
-                   normalize_late=True, normalization=None, sampler="dense"):
+                   normalize_late=True, normalization=None, sampler="dense", min_crop_area=0.25):
     """Returns (batched mindspore dataset with columns clip/label/video_index, VideoClipDataset source).
 
     Training shuffles and drops the last incomplete batch; evaluation keeps every clip, in order, with
@@ -87,7 +90,7 @@ def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spati
     source = VideoClipDataset(root, annotation_path, subset, mode,
                               create_temporal_sampler(subset, clip_len, 1 if training else num_val_samples, sampler),
                               create_transforms(subset, mode, spatial_size, short_side, train_crop,
-                                                DATASETS[name]["horizontal_flip"]),
+                                                DATASETS[name]["horizontal_flip"], min_crop_area),
                               clips_per_video=1 if training else num_val_samples, seed=seed,
                               output_float=not normalize_late, normalization=normalization)
     _check_classes(name, annotation_path, source.class_names)

@@ -80,7 +80,8 @@ def dataset_from_config(cfg, subset, mode, video_path, annotation_path, num_shar
                           clip_len=cfg.train_sample_duration if training else cfg.test_sample_duration,
                           spatial_size=cfg.spatial_size, batch_size=cfg.batch_size,
                           num_val_samples=cfg.num_val_samples, short_side=cfg.short_side or None,
-                          train_crop="multiscale" if cfg.multiscale_crop else cfg.train_crop, num_workers=cfg.num_workers, num_shards=num_shards,
+                          train_crop="multiscale" if cfg.multiscale_crop else cfg.train_crop,
+                          min_crop_area=cfg.min_crop_area, num_workers=cfg.num_workers, num_shards=num_shards,
                           shard_id=shard_id, seed=cfg.seed, start_epoch=start_epoch, num_epochs=num_epochs,
                           normalization=model_normalization(cfg.model), sampler=model_sampler(cfg.model))
 
