@@ -170,14 +170,15 @@ def test_310_route_on_cpu_equals_eval(setup, tmp_path):
     check_310_route(tmp_path, setup["tree"], setup["annotation"], setup["ckpt"], setup["onnx"])
 
 
-def check_310_route_of(model, width, setup, tmp_path, seed):
-    """check_310_route for a small `model` (widen_factor `width`) with random weights, softmax fusion."""
+def check_310_route_of(model, width, setup, tmp_path, seed, frames=8):
+    """check_310_route for a small `model` (widen_factor `width`) with random weights, softmax fusion, clips of
+    `frames` frames."""
     options = ["--model", model, "--model_args", f"widen_factor={width}", "--clip_fusion", "softmax",
-               "--short_side", "0"]
+               "--short_side", "0", "--test_sample_duration", str(frames)]
     ms.set_seed(seed)
     net = create_model(model, num_classes=3, mode="rgb", model_args={"widen_factor": width})
     ckpt = save_checkpoint_atomic({p.name: p for p in net.get_parameters()}, str(tmp_path / f"{model}.ckpt"))
-    onnx = export_model(net, str(tmp_path / model), "ONNX", (4, 3, 8, 32, 32))
+    onnx = export_model(net, str(tmp_path / model), "ONNX", (4, 3, frames, 32, 32))
     check_310_route(tmp_path, setup["tree"], setup["annotation"], ckpt, onnx, options)
 
 
@@ -194,6 +195,12 @@ def test_310_route_of_tsm_equals_eval(setup, tmp_path):
     by ImageNet's mean and std; the exported shift (slices and concatenations at a fixed shape) runs in the
     program; the scores equal eval.py's."""
     check_310_route_of("tsm_resnet50", 0.125, setup, tmp_path, seed=6)
+
+
+@pytest.mark.slow
+def test_310_route_of_p3d_equals_eval(setup, tmp_path):
+    """P3D's route: 16-frame clips (its fewest), the A/B/C blocks and the frame-wise layer4 in the program."""
+    check_310_route_of("p3d63", 0.125, setup, tmp_path, seed=7, frames=16)
 
 
 def test_infer_script_says_what_is_missing(setup, tmp_path):

@@ -141,3 +141,27 @@ def test_inference_clips_sample_segments_when_asked():
     clips = VideoClips(frames, "rgb", 8, 32, num_clips=2, short_side=40, sampler="segments")
     assert [clips.offsets(k) for k in range(2)] == [TemporalSegments(8, 2)(20, None, k) for k in range(2)]
     np.testing.assert_array_equal(clips.clip(1), center_crop(frames[clips.offsets(1)], 32))
+
+
+def test_a_network_of_fixed_segments_is_built_for_the_scripts_clip_length():
+    """TSM's num_segments follows the clip length each script uses; a model_args value must agree with it, and
+    train.py's training and validation clips must have the same length: one line each, before any graph."""
+    from src.factory import check_one_clip_length, model_from_config
+    cfg = parse_config(["--model", "tsm_resnet50", "--model_args", "widen_factor=0.125"])
+    assert model_from_config(cfg, "rgb", 3, clip_len=4).num_segments == 4
+    assert model_from_config(cfg, "rgb", 3, clip_len=16).num_segments == 16
+    fixed = parse_config(["--model", "tsm_resnet50", "--model_args", "widen_factor=0.125,num_segments=8"])
+    with pytest.raises(ValueError, match="model_args num_segments 8, but its clips have 16 frames"):
+        model_from_config(fixed, "rgb", 3, clip_len=16)
+    train = parse_config(["--model", "tsm_resnet50", "--train_sample_duration", "8", "--test_sample_duration", "16"])
+    with pytest.raises(ValueError, match="train_sample_duration 8 and test_sample_duration 16 differ"):
+        check_one_clip_length(train)
+    assert check_one_clip_length(parse_config(["--model", "i3d", "--train_sample_duration", "8"])) == 8
+
+
+def test_a_network_that_needs_more_frames_says_so_before_it_is_built():
+    from src.factory import model_from_config
+    cfg = parse_config(["--model", "p3d63", "--model_args", "widen_factor=0.0625"])
+    with pytest.raises(ValueError, match="p3d63 takes clips of at least 16 frames, got 8"):
+        model_from_config(cfg, "rgb", 3, clip_len=8)
+    assert model_from_config(cfg, "rgb", 3, clip_len=16).num_classes == 3
