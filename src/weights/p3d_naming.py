@@ -7,12 +7,10 @@ with PyTorch's BatchNorm tensor names and no prefix (a model saved from DataPara
 without num_batches_tracked. Layer4's convolutions are 2-D (O, I, kh, kw): ours are (O, I, 1, kh, kw). Keys are
 mapped by name: in naviocean's state_dict() order `downsample` comes before `conv1`.
 """
-import re
-
 import numpy as np
 
 from .formats import WeightFormat
-from .resnet3d_naming import Resnet3dNamingScheme
+from .resnet3d_naming import Resnet3dNamingScheme, blocks_per_stage
 from ..models.p3d import P3D_DEPTHS
 
 NAVIOCEAN = Resnet3dNamingScheme(
@@ -23,17 +21,9 @@ NAVIOCEAN_DATAPARALLEL = Resnet3dNamingScheme(
     description="naviocean/pseudo-3d-pytorch P3D saved from DataParallel ('module.' keys)")
 P3D_SCHEMES = {s.name: s for s in (NAVIOCEAN, NAVIOCEAN_DATAPARALLEL)}
 
-_BLOCK_KEY = re.compile(r"layer([1-4])\.(\d+)\.")
-
-
 def _network_arguments(state, scheme, source_name):
     """The registered depth (from the blocks per stage), classes and input channels (2: a flow network)."""
-    blocks = [0, 0, 0, 0]
-    for key in state:
-        match = _BLOCK_KEY.match(key[len(scheme.prefix):]) if key.startswith(scheme.prefix) else None
-        if match:
-            stage = int(match.group(1)) - 1
-            blocks[stage] = max(blocks[stage], int(match.group(2)) + 1)
+    blocks = blocks_per_stage(state, scheme.prefix)
     depths = [depth for depth, layout in P3D_DEPTHS.items() if tuple(layout) == tuple(blocks)]
     if not depths:
         raise ValueError(f"{source_name}: blocks per stage {blocks} are no P3D depth "

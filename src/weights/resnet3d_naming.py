@@ -69,6 +69,17 @@ def detect_resnet3d_scheme(keys, source="checkpoint"):
 _BLOCK_KEY = re.compile(r"layer([1-4])\.(\d+)\.")
 
 
+def blocks_per_stage(keys, prefix=""):
+    """[blocks in layer1, ..., layer4] of a ResNet-like state dict whose keys are `prefix` + `layerS.I.` ..."""
+    blocks = [0, 0, 0, 0]
+    for key in keys:
+        match = _BLOCK_KEY.match(key[len(prefix):]) if key.startswith(prefix) else None
+        if match:
+            stage = int(match.group(1)) - 1
+            blocks[stage] = max(blocks[stage], int(match.group(2)) + 1)
+    return blocks
+
+
 def resnet3d_args_from_weights(state, source_name="checkpoint", scheme=None):
     """What a kenshohara state dict (their key -> array) determines about its network, as keyword arguments of
     the resnet3d constructors plus the depth: {'depth', 'num_classes', 'in_channels', 'shortcut_type',
@@ -80,12 +91,7 @@ def resnet3d_args_from_weights(state, source_name="checkpoint", scheme=None):
     scheme = scheme or detect_resnet3d_scheme(state, source_name)
     if scheme.key("", "fc.weight") not in state:
         raise ValueError(f"{source_name}: no classifier '{scheme.key('', 'fc.weight')}' found ({scheme.description})")
-    blocks = [0, 0, 0, 0]
-    for key in state:
-        match = _BLOCK_KEY.match(key[len(scheme.prefix):]) if key.startswith(scheme.prefix) else None
-        if match:
-            stage = int(match.group(1)) - 1
-            blocks[stage] = max(blocks[stage], int(match.group(2)) + 1)
+    blocks = blocks_per_stage(state, scheme.prefix)
     bottleneck = scheme.key("layer1.0", "conv3.weight") in state
     depths = [depth for depth, (block, layers) in RESNET3D_DEPTHS.items()
               if tuple(layers) == tuple(blocks) and (block is Bottleneck) == bottleneck]
