@@ -1,6 +1,7 @@
 """Step time and peak memory of a model, MindSpore against PyTorch running the same architecture, in the same run.
 
-    python benchmarks/speed.py --model i3d|resnet3d_18|resnet3d_50|tsm_resnet50 --what forward --shape 8,3,16,112,112
+    python benchmarks/speed.py --model i3d|resnet3d_18|resnet3d_50|tsm_resnet50|p3d63|p3d199 --what forward
+                               --shape 8,3,16,112,112
                                --mode graph [--repeats 5] [--warmup 2] [--threads N] [--torch_isa native|avx2]
                                [--optimizer adam|sgd] [--checkpoint_path CKPT] [--separate]
     python benchmarks/speed.py --suite --model M [M ...] [--shapes B,C,T,H,W ...] [--modes graph pynative]
@@ -9,8 +10,9 @@
 benchmarks/i3d_speed.py is this program for I3D (its command lines and result names are unchanged).
 
 The PyTorch networks: benchmarks/torch_i3d.py (our I3D's function, written again), benchmarks/torch_resnet3d.py
-(kenshohara's 3D-ResNet, models/resnet.py) and benchmarks/torch_tsm.py (mit-han-lab's TSM: 2-D ResNet on the frames
-folded into the batch, shift by slice assignment). Both networks hold the same weights (copied from MindSpore by the
+(kenshohara's 3D-ResNet, models/resnet.py), benchmarks/torch_tsm.py (mit-han-lab's TSM: 2-D ResNet on the frames
+folded into the batch, shift by slice assignment) and benchmarks/torch_p3d.py (naviocean's P3D: 3-D A/B/C blocks,
+2-D layer4). Both networks hold the same weights (copied from MindSpore by the
 module's load_from_mindspore) and see the same clips. After --warmup untimed calls of each (MindSpore's first one
 compiles the graph in graph mode; its time is reported apart), the two are timed ALTERNATELY, one step each,
 the order swapped every round, so that a change in machine load falls on both; each figure is the median of --repeats rounds and the headline is the ratio
@@ -37,7 +39,7 @@ MindSpore / PyTorch (below 1: MindSpore is faster).
 
 Prints a markdown table and writes benchmarks/results/<model>_speed_<what>_<mode>_<BxCxTxHxW>.json. --suite runs
 the figure list (each figure in a fresh process) and writes benchmarks/results/<family>_speed_summary.md (family:
-i3d, resnet3d for the 3D-ResNets, tsm).
+i3d, resnet3d for the 3D-ResNets, tsm, p3d).
 For a batch whose memory, estimated from a smaller batch of the same clip size, exceeds what is available with
 both frameworks in one process, each framework is timed in its own process instead (--separate; the table
 says so); if even one alone would not fit, the figure is skipped and listed as such.
@@ -78,6 +80,8 @@ MODELS = {
     "resnet3d_18": ("resnet3d", "3D-ResNet-18 (kenshohara)", "sgd"),
     "resnet3d_50": ("resnet3d", "3D-ResNet-50 (kenshohara)", "sgd"),
     "tsm_resnet50": ("tsm", "TSM-ResNet50 (mit-han-lab)", "sgd"),
+    "p3d63": ("p3d", "P3D-63 (naviocean)", "sgd"),
+    "p3d199": ("p3d", "P3D-199 (naviocean)", "sgd"),
 }
 
 
@@ -247,6 +251,9 @@ def torch_network(torch, model, num_classes, in_channels):
         from benchmarks.torch_tsm import TorchTSM, load_from_mindspore
         return TorchTSM(int(model[len("tsm_resnet"):]), num_classes=num_classes, in_channels=in_channels), \
             load_from_mindspore
+    if model.startswith("p3d"):
+        from benchmarks.torch_p3d import TorchP3D, load_from_mindspore
+        return TorchP3D(int(model[len("p3d"):]), num_classes=num_classes, in_channels=in_channels), load_from_mindspore
     from benchmarks.torch_resnet3d import TorchResNet3D, load_from_mindspore
     depth = int(model.rsplit("_", 1)[1])
     return TorchResNet3D(depth, num_classes=num_classes, in_channels=in_channels), load_from_mindspore

@@ -221,6 +221,26 @@ def test_torch_tsm_with_our_weights_gives_our_logits():
         load_from_mindspore(TorchTSM(50, num_classes=NUM_CLASSES + 1), net)
 
 
+def test_torch_p3d_with_our_weights_gives_our_logits():
+    """naviocean's form (Conv3d blocks A/B/C by global index, the view to 2-D and Conv2d blocks in layer4, its module
+    names) with our weights gives the same eval logits at 16 frames (its head pool adaptive, the global mean, like
+    ours); a classifier of another size is refused."""
+    from benchmarks.torch_p3d import TorchP3D, load_from_mindspore, torch_name
+
+    net = informative_weights(create_model("p3d63", num_classes=NUM_CLASSES, dropout_keep_prob=1.0))
+    reference = TorchP3D(63, num_classes=NUM_CLASSES, dropout=0.0)
+    assert [reference.layer1[i].structure for i in range(3)] + [reference.layer2[0].structure] == ["A", "B", "C", "A"]
+    assert torch_name("layer4.0.conv_normal.weight") == "layer4.0.conv_normal.weight"
+    load_from_mindspore(reference, net)
+    x = clip((1, 3, 16, 64, 64))
+    net.set_train(False)
+    with torch.no_grad():
+        theirs = reference.eval()(torch.from_numpy(x)).numpy()
+    assert rel_l2(net(ms.Tensor(x)).asnumpy(), theirs) <= 1e-5
+    with pytest.raises(ValueError, match="mis-shaped.*fc.weight"):
+        load_from_mindspore(TorchP3D(63, num_classes=NUM_CLASSES + 1), net)
+
+
 def test_speed_benchmark_resnet3d_train_step(tmp_path):
     """--model resnet3d_18: a tiny training-step figure, SGD for both frameworks, named after the model."""
     command = [sys.executable, os.path.join(ROOT, "benchmarks", "speed.py"), "--model", "resnet3d_18",
