@@ -7,7 +7,7 @@ import pytest
 
 from state_dicts import numbered_state, read_key_list
 from src.factory import create_model
-from src.models.tsm import TemporalShift
+from src.models.tsm import TemporalShift, TemporalShiftCpu, temporal_shift
 from src.weights import CheckpointMismatchError, convert_state_dict
 from src.weights.convert import convert_to_checkpoint
 from src.weights.tsm_naming import MIT_HAN_LAB, MMACTION2, TORCHVISION, TSM_FORMAT
@@ -29,18 +29,26 @@ def shift_by_definition(x, shift_div):
     return out
 
 
+# the exported form (slices and concatenations) and, on CPU, the C++ kernel
+SHIFTS = {"slices": TemporalShift, "kernel": temporal_shift}
+
+
+@pytest.mark.parametrize("form", sorted(SHIFTS))
 @pytest.mark.parametrize("shape,shift_div", [((2, 16, 8, 3, 4), 8), ((1, 12, 3, 2, 2), 4), ((1, 9, 5, 2, 3), 4),
                                              ((1, 8, 1, 2, 2), 8), ((1, 4, 3, 2, 2), 8)])
-def test_shift_is_the_definition(shape, shift_div):
+def test_shift_is_the_definition(shape, shift_div, form):
     x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
-    np.testing.assert_array_equal(TemporalShift(shift_div)(ms.Tensor(x)).asnumpy(), shift_by_definition(x, shift_div))
+    shift = SHIFTS[form](shift_div)
+    assert isinstance(shift, TemporalShiftCpu) == (form == "kernel")
+    np.testing.assert_array_equal(shift(ms.Tensor(x)).asnumpy(), shift_by_definition(x, shift_div))
 
 
-def test_shift_gradient_is_the_opposite_shift():
+@pytest.mark.parametrize("form", sorted(SHIFTS))
+def test_shift_gradient_is_the_opposite_shift(form):
     """d/dx sum(g * shift(x)) moves g the other way: channel [0, fold) of frame t+1 gets frame t's g."""
     rng = np.random.default_rng(1)
     x, g = (rng.normal(size=(2, 16, 6, 2, 3)).astype(np.float32) for _ in range(2))
-    shift, weights = TemporalShift(8), ms.Tensor(g)
+    shift, weights = SHIFTS[form](8), ms.Tensor(g)
 
     def weighted_sum(v):
         return (shift(v) * weights).sum()

@@ -115,7 +115,8 @@ def use_cpu_kernels(net, enabled):
     """False: put every convolution and max pool of `net` in the form to export (MindSpore's own operators, with
     the explicit paddings its exporters get wrong written out; see Conv3d and MaxPool3d); True: back to how
     they were built. Returns how many C++ convolutions there are."""
-    cells = [cell for _, cell in net.cells_and_names() if isinstance(cell, (Conv3d, MaxPool3d))]
+    # every cell with an export form: the convolutions, the max pools, TSM's shift
+    cells = [cell for _, cell in net.cells_and_names() if hasattr(cell, "exporting")]
     for cell in cells:
         cell.exporting = not enabled
     return sum(isinstance(cell, Conv3dCpu) for cell in cells)

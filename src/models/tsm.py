@@ -14,9 +14,12 @@ Cell names are torchvision's (`conv1`, `layer1.0.conv1`, `layer1.0.downsample.0`
 shift has no parameters, so mit-han-lab's `conv1.net` and mmaction2's `conv1.conv.net` are naming only
 (src/weights/tsm_naming.py).
 """
+import mindspore as ms
+import numpy as np
 from mindspore import nn, ops
 
 from ..data.normalization import IMAGENET_SCALING
+from .cpu_kernels import cpu_custom_op
 from .layers import CountedDropout
 from .registry import register_variant
 from .resnet_blocks import Bottleneck, ResNetBackbone
@@ -31,12 +34,14 @@ class TemporalShift(nn.Cell):
     [fold, 2 fold) take frame t-1, zeros where no such frame exists, the other channels unchanged. No parameters.
 
     Written as slices, zero blocks and one concatenation at a fixed shape (mmaction2's "ONNX friendly" form),
-    which MindSpore exports to ONNX and MINDIR and differentiates as it is.
+    which MindSpore exports to ONNX and MINDIR and differentiates as it is. On CPU `temporal_shift` gives the C++
+    kernel instead (TemporalShiftCpu), and this form is what it exports.
     """
 
     def __init__(self, shift_div):
         super().__init__()
         self.shift_div = shift_div
+        self.exporting = False  # set by layers.use_cpu_kernels; this form is always the exported one
 
     def construct(self, x):
         n, c, t, h, w = x.shape
@@ -47,6 +52,31 @@ class TemporalShift(nn.Cell):
         from_next = ops.concat((x[:, :fold, 1:], edge), axis=2)
         from_previous = ops.concat((edge, x[:, fold:2 * fold, :t - 1]), axis=2)
         return ops.concat((from_next, from_previous, x[:, 2 * fold:]), axis=1)
+
+
+class TemporalShiftCpu(TemporalShift):
+    """The shift as the C++ kernel `kernels/temporal_shift.cc` (one memcpy per channel plane; its gradient is the
+    opposite shift, the same kernel), except while exporting."""
+
+    def __init__(self, shift_div, shift_op):
+        super().__init__(shift_div)
+        self.shift_op = shift_op
+        self.forward_settings = ms.Tensor(np.array([shift_div, 1], np.int64))
+        self.backward_settings = ms.Tensor(np.array([shift_div, -1], np.int64))
+
+    def construct(self, x):
+        if self.exporting:
+            return super().construct(x)
+        return self.shift_op(x.astype(ms.float32), self.forward_settings).astype(x.dtype)
+
+    def bprop(self, x, out, dout):
+        return (self.shift_op(dout.astype(ms.float32), self.backward_settings).astype(x.dtype),)
+
+
+def temporal_shift(shift_div):
+    """The shift for the current device: on CPU the C++ kernel when it can be built."""
+    shift_op = cpu_custom_op("temporal_shift.cc", "TemporalShift", "TSM falls back to slices and concatenations")
+    return TemporalShift(shift_div) if shift_op is None else TemporalShiftCpu(shift_div, shift_op)
 
 
 class TSM(ResNetBackbone):
@@ -72,7 +102,7 @@ class TSM(ResNetBackbone):
         shift_every = 2 if blocks_per_stage[2] >= 23 else 1
 
         def residual_shift(stage, index, channels):
-            return TemporalShift(shift_div) if index % shift_every == 0 else None
+            return temporal_shift(shift_div) if index % shift_every == 0 else None
 
         super().__init__(Bottleneck, blocks_per_stage, in_channels, stem_kernel=(1, 7, 7), stem_stride=(1, 2, 2),
                          pool=((1, 3, 3), (1, 2, 2), (0, 1, 1)), stage_stride=(1, 2, 2), temporal_kernel=1,
