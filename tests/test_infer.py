@@ -232,8 +232,10 @@ def test_a_model_that_samples_segments_gets_segment_clips(tmp_path, small_video,
     """infer.py reads the sampler from the model's contract: here I3D's, said to be "segments" for this test."""
     from src.models import default_cfg
     registered = default_cfg
-    monkeypatch.setattr("src.models.default_cfg", lambda name: {**registered(name), "input": {
-        **registered(name)["input"], "sampler": "segments"}})
+    def said_to_sample_segments(name):
+        return {**registered(name), "input": {**registered(name)["input"], "sampler": "segments"}}
+    for where in ("src.models.default_cfg", "src.factory.from_config.default_cfg"):  # every reader of the registry
+        monkeypatch.setattr(where, said_to_sample_segments)
     out = tmp_path / "result.json"
     infer.main(small_run(small_video, checkpoints, "--sample_duration", "8", "--num_val_samples", "2",
                          "--json_out", str(out)))

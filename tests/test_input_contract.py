@@ -110,7 +110,8 @@ def with_segments_model(monkeypatch, name="tsn_probe"):
         contract = {"mean": IMAGENET_SCALING.mean, "std": IMAGENET_SCALING.std, "clip_len": 8, "crop_size": 24,
                     "short_side": 0, "sampler": "segments"}
         return {**registered("i3d"), "input": contract}
-    monkeypatch.setattr("src.models.default_cfg", lookup)
+    for where in ("src.models.default_cfg", "src.factory.from_config.default_cfg"):  # every reader of the registry
+        monkeypatch.setattr(where, lookup)
     return name
 
 
