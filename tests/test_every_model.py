@@ -18,7 +18,6 @@ from src.weights import load_pretrained, save_checkpoint_atomic
 SMALL_ARGS = {"i3d": {}, "resnet3d": {"widen_factor": 0.125}, "tsm": {"widen_factor": 0.125},
               "p3d": {"widen_factor": 0.125}}
 CLIP = (2, 8, 32, 32)  # frames, height, width: after the batch and channel axes
-FRAMES = {"p3d": 16}  # families whose networks need more frames than CLIP's (P3D's four temporal pools)
 MODELS = list_models()
 # The deep 3D-ResNets (and TSM-101, P3D-131/199) repeat the blocks of resnet3d_50 (tsm_resnet50, p3d63) (only their counts differ) and compile for half a minute
 # each on 2 cores: every model builds, loads and runs; training and export run on one model per block kind.
@@ -31,8 +30,8 @@ def small(name, mode="rgb", num_classes=5):
 
 
 def clip_shape(name):
-    """frames, height, width of a small clip for `name`."""
-    return (FRAMES.get(default_cfg(name)["weight_format"], CLIP[1]), *CLIP[2:])
+    """frames, height, width of a small clip for `name`: CLIP's, or as many frames as its contract needs (P3D's 16)."""
+    return (max(CLIP[1], default_cfg(name)["input"].get("min_clip_len", 1)), *CLIP[2:])
 
 
 def clips(channels, batch=2, seed=0, name="i3d"):

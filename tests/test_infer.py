@@ -230,12 +230,9 @@ def test_command_line_error_message(tmp_path, checkpoints):
 
 def test_a_model_that_samples_segments_gets_segment_clips(tmp_path, small_video, checkpoints, monkeypatch):
     """infer.py reads the sampler from the model's contract: here I3D's, said to be "segments" for this test."""
-    from src.models import default_cfg
-    registered = default_cfg
-    def said_to_sample_segments(name):
-        return {**registered(name), "input": {**registered(name)["input"], "sampler": "segments"}}
-    for where in ("src.models.default_cfg", "src.factory.from_config.default_cfg"):  # every reader of the registry
-        monkeypatch.setattr(where, said_to_sample_segments)
+    from src.models import default_cfg, registry
+    i3d = default_cfg("i3d")
+    monkeypatch.setitem(registry._default_cfgs, "i3d", {**i3d, "input": {**i3d["input"], "sampler": "segments"}})
     out = tmp_path / "result.json"
     infer.main(small_run(small_video, checkpoints, "--sample_duration", "8", "--num_val_samples", "2",
                          "--json_out", str(out)))

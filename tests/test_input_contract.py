@@ -100,18 +100,13 @@ def test_inference_clips_use_the_models_scaling():
 
 
 def with_segments_model(monkeypatch, name="tsn_probe"):
-    """The registry's default_cfg with one more model, `name`, whose contract samples TSN segments (TSM's but
-    8 x 24 x 24), for this test only: nothing is registered, so the every-model tests never see it."""
-    registered = default_cfg
-
-    def lookup(model):
-        if model != name:
-            return registered(model)
-        contract = {"mean": IMAGENET_SCALING.mean, "std": IMAGENET_SCALING.std, "clip_len": 8, "crop_size": 24,
-                    "short_side": 0, "sampler": "segments"}
-        return {**registered("i3d"), "input": contract}
-    for where in ("src.models.default_cfg", "src.factory.from_config.default_cfg"):  # every reader of the registry
-        monkeypatch.setattr(where, lookup)
+    """One more registered model, `name`, whose contract samples TSN segments (TSM's but 8 x 24 x 24), for this test
+    only: monkeypatch takes it out of the registry again, so the every-model tests never see it."""
+    from src.models import registry
+    contract = {"mean": IMAGENET_SCALING.mean, "std": IMAGENET_SCALING.std, "clip_len": 8, "crop_size": 24,
+                "short_side": 0, "sampler": "segments"}
+    monkeypatch.setitem(registry._model_entrypoints, name, registry.model_entrypoint("i3d"))
+    monkeypatch.setitem(registry._default_cfgs, name, {**default_cfg("i3d"), "input": contract})
     return name
 
 

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from .formats import WeightFormat, as_ours, present_key
-from .resnet3d_naming import TENSOR_NAMES
+from .resnet3d_naming import TENSOR_NAMES, blocks_per_stage
 from ..models.tsm import TSM_DEPTHS
 
 _BLOCK_CONV1 = re.compile(r"^(layer\d\.\d+)\.conv1\.weight$")
@@ -73,6 +73,7 @@ class TsmNamingScheme:
     description: str
     marker: str                    # a key only this format has
     to_theirs: Callable            # our name with PyTorch's tensor names -> their key, or (preferred, alternative)
+    block_prefix: str              # before `layerS.I.` in their keys
     shift_marker: str = ".net."    # in a key: the block is shifted in the file's network
     ignored: tuple = (".num_batches_tracked",)
 
@@ -87,26 +88,23 @@ class TsmNamingScheme:
 
 
 MIT_HAN_LAB = TsmNamingScheme(
-    name="mit_han_lab", marker="module.base_model.conv1.weight", to_theirs=lambda n: _mit_han_lab(n, "module."),
+    name="mit_han_lab", block_prefix="module.base_model.", marker="module.base_model.conv1.weight", to_theirs=lambda n: _mit_han_lab(n, "module."),
     description="mit-han-lab/temporal-shift-module DataParallel checkpoint (TSM_*_resnet50_shift8_*.pth)")
 MIT_HAN_LAB_BARE = TsmNamingScheme(
-    name="mit_han_lab_bare", marker="base_model.conv1.weight", to_theirs=lambda n: _mit_han_lab(n, ""),
+    name="mit_han_lab_bare", block_prefix="base_model.", marker="base_model.conv1.weight", to_theirs=lambda n: _mit_han_lab(n, ""),
     description="mit-han-lab/temporal-shift-module TSN state dict saved without DataParallel")
 MMACTION2 = TsmNamingScheme(
-    name="mmaction2", marker="backbone.conv1.conv.weight", to_theirs=_mmaction2,
+    name="mmaction2", block_prefix="backbone.", marker="backbone.conv1.conv.weight", to_theirs=_mmaction2,
     description="mmaction2 TSM/TSN checkpoint (tsm_r50_*.pth)")
 TORCHVISION = TsmNamingScheme(
-    name="torchvision", marker="conv1.weight", to_theirs=lambda n: n,
+    name="torchvision", block_prefix="", marker="conv1.weight", to_theirs=lambda n: n,
     description="torchvision ImageNet ResNet state dict (resnet50-*.pth)")
 TSM_SCHEMES = {s.name: s for s in (MIT_HAN_LAB, MIT_HAN_LAB_BARE, MMACTION2, TORCHVISION)}
-
-_LAYER3_BLOCK = re.compile(r"(?:^|\.)layer3\.(\d+)\.")
-
 
 def _network_arguments(state, scheme, source_name):
     """The registered depth, classes and input channels the weights determine, and a note when the file's
     network has no temporal shift (a TSN, or ImageNet weights)."""
-    blocks = 1 + max((int(m.group(1)) for m in map(_LAYER3_BLOCK.search, state) if m), default=-1)
+    blocks = blocks_per_stage(state, scheme.block_prefix)[2]
     depths = [depth for depth, stages in TSM_DEPTHS.items() if stages[2] == blocks]
     if not depths:
         raise ValueError(f"{source_name}: {blocks} blocks in layer3 fit no TSM depth "

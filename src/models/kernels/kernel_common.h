@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <thread>
+#include <vector>
 
 namespace i3d {
 
@@ -45,6 +46,16 @@ inline int UsableCpus() {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
   return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// run(begin, end) over [0, count) in contiguous ranges, one per usable CPU (this thread takes the first).
+template <typename Run>
+inline void ParallelRanges(int64_t count, Run run) {
+  const int threads = static_cast<int>(std::min<int64_t>(UsableCpus(), count));
+  std::vector<std::thread> workers;
+  for (int i = 1; i < threads; ++i) workers.emplace_back(run, count * i / threads, count * (i + 1) / threads);
+  run(0, count / threads);
+  for (auto &worker : workers) worker.join();
 }
 
 }  // namespace i3d

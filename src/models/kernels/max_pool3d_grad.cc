@@ -16,8 +16,6 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "kernel_common.h"
 
@@ -96,10 +94,6 @@ extern "C" int MaxPool3dGrad(int nparam, void **params, int *ndims, int64_t **sh
   auto run = [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) PlaneGrad(p, x + i * in_plane, dy + i * out_plane, dx + i * in_plane);
   };
-  const int threads = static_cast<int>(std::min<int64_t>(i3d::UsableCpus(), planes));
-  std::vector<std::thread> workers;
-  for (int i = 1; i < threads; ++i) workers.emplace_back(run, planes * i / threads, planes * (i + 1) / threads);
-  run(0, planes / threads);
-  for (auto &worker : workers) worker.join();
+  i3d::ParallelRanges(planes, run);
   return 0;
 }

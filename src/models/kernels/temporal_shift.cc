@@ -13,8 +13,6 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "kernel_common.h"
 
@@ -58,10 +56,6 @@ extern "C" int TemporalShift(int nparam, void **params, int *ndims, int64_t **sh
       MovePlane(x + i * t * frame, out + i * t * frame, t, frame, step);
     }
   };
-  const int threads = static_cast<int>(std::min<int64_t>(i3d::UsableCpus(), planes));
-  std::vector<std::thread> workers;
-  for (int i = 1; i < threads; ++i) workers.emplace_back(run, planes * i / threads, planes * (i + 1) / threads);
-  run(0, planes / threads);
-  for (auto &worker : workers) worker.join();
+  i3d::ParallelRanges(planes, run);
   return 0;
 }
