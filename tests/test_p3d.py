@@ -75,7 +75,7 @@ def test_trace_of_naviocean_at_16x160x160():
     net.set_train(False)
     x = ms.Tensor(np.zeros((1, 3, 16, 160, 160), np.float32))
     trace = [net.conv1_custom(x)]
-    trace.append(net.maxpool(net.relu(net.bn1(trace[-1]))))
+    trace.append(net.maxpool(ops.relu(net.bn1(trace[-1]))))
     for layer in (net.layer1, net.layer2, net.layer3):
         trace.append(layer(trace[-1]))
         trace.append(net.maxpool_2(trace[-1]))

@@ -13,6 +13,7 @@ import re
 import sys
 
 import mindspore as ms
+from mindspore import ops
 import numpy as np
 import pytest
 
@@ -397,7 +398,7 @@ def test_a_block_output_is_residual_plus_shortcut_a():
     net.set_train(False)
     block = net.layer2[0]
     x = np.abs(np.random.default_rng(3).normal(size=(1, 64, 4, 6, 6))).astype(np.float32)
-    residual = block.bn2(block.conv2(block.relu(block.bn1(block.conv1(ms.Tensor(x)))))).asnumpy()
+    residual = block.bn2(block.conv2(ops.relu(block.bn1(block.conv1(ms.Tensor(x)))))).asnumpy()
     shortcut = np.zeros_like(residual)
     shortcut[:, :64] = x[:, :, ::2, ::2, ::2]
     np.testing.assert_allclose(block(ms.Tensor(x)).asnumpy(), np.maximum(residual + shortcut, 0), rtol=1e-6,

@@ -137,7 +137,7 @@ def cpu_custom_op(source_name, function, reason_for_fallback):
 
 def forget_built_ops():
     """Forget the ops and libraries looked up so far (after changing I3D_CPU_KERNELS or the cache folder)."""
-    for cached in (kernel_library, cpu_custom_op, conv3d_ops):
+    for cached in (kernel_library, cpu_custom_op, conv3d_ops, conv3d_bn_ops):
         cached.cache_clear()
 
 
@@ -252,8 +252,7 @@ def conv3d_ops(stride, padding):
     if library is None:
         return None
     lift_isa_cap_for_kernels()
-    like_x = ops.Custom(f"{library}:Conv3dBackwardData", out_shape=_first, out_dtype=_first, func_type="aot")
-    like_w = ops.Custom(f"{library}:Conv3dBackwardWeights", out_shape=_second, out_dtype=_second, func_type="aot")
+    like_x, like_w = _conv3d_backward_ops(library, stride, padding)
 
     def bprop(x, w, g, out, dout):
         return like_x(x, w, dout, g), like_w(x, w, dout, g), ops.zeros_like(g)
@@ -266,9 +265,74 @@ def conv3d_ops(stride, padding):
     # PyNative caches an op's inferred output shape by its name, attributes and input shapes, not by this Python
     # function: I3D's stem (stride 2, SAME) and kenshohara's (stride 1,2,2, pad 3) see the same input shapes, so
     # the geometry must be an attribute, or the second one gets the first one's output shape.
-    for op in (forward, like_x, like_w):
-        op.add_prim_attr("geometry", tuple(convolution_geometry(stride, padding)))
+    forward.add_prim_attr("geometry", tuple(convolution_geometry(stride, padding)))
     return forward
+
+
+def _conv3d_backward_ops(library, stride, padding):
+    """(backward data, backward weights) of the C++ convolution: dx(x, w, dy, geometry), dw(x, w, dy, geometry)."""
+    like_x = ops.Custom(f"{library}:Conv3dBackwardData", out_shape=_first, out_dtype=_first, func_type="aot")
+    like_w = ops.Custom(f"{library}:Conv3dBackwardWeights", out_shape=_second, out_dtype=_second, func_type="aot")
+    for op in (like_x, like_w):
+        op.add_prim_attr("geometry", tuple(convolution_geometry(stride, padding)))  # see conv3d_ops
+    return like_x, like_w
+
+
+# How many of an inference convolution's output operations (the BatchNorm's shift as a bias, the residual add,
+# the ReLU) oneDNN may fuse into its kernel (Conv3dBnForward's fusion[1]); the kernel takes fewer where a post-op
+# would change the implementation oneDNN picks. "pass": none, all in one pass of our own after the plain
+# convolution. I3D_CONV_FUSION=pass (benchmarks: the two side by side).
+def most_fused_output_ops():
+    place = os.environ.get("I3D_CONV_FUSION", "kernel")
+    if place not in ("kernel", "pass"):
+        raise ValueError(f"I3D_CONV_FUSION={place!r}: expected 'kernel' or 'pass'")
+    return 3 if place == "kernel" else 0
+
+
+@functools.lru_cache(maxsize=None)
+def conv3d_bn_ops(stride, padding):
+    """The inference ops of a C++ convolution followed by a BatchNorm with moving statistics [+ a residual]
+    [-> ReLU], or None where the C++ convolution is unavailable: (without residual, with residual),
+    op(x, w, scale, shift, [residual,] geometry, fusion) -> relu?(conv(x, w) * scale + shift [+ residual]),
+    fusion an int64 tensor [relu, most_fused_output_ops()].
+
+    Their gradient is exact (for a network in eval mode that is differentiated: saliency, a frozen-BN fine-tune
+    in eval mode): it recomputes conv(x, w) for the scale's gradient; training itself never takes this path."""
+    forward = conv3d_ops(stride, padding)
+    if forward is None:
+        return None
+    library = kernel_library(CONVOLUTION_SOURCE, "")
+    like_x, like_w = _conv3d_backward_ops(library, stride, padding)
+    channel_axes = (0, 2, 3, 4)
+
+    def output_gradients(scale, fusion, out, dout):
+        # dout through the ReLU (where it is on), then d/dscale needs conv(x, w), d/dshift and d/dresidual not
+        passed = ops.logical_or(out > 0, fusion[0] == 0)
+        g = ops.select(passed, dout, ops.zeros_like(dout))
+        return g, g * scale.reshape(1, -1, 1, 1, 1)
+
+    def bprop(x, w, scale, shift, geometry, fusion, out, dout):
+        g, dconv = output_gradients(scale, fusion, out, dout)
+        d_scale = (g * forward(x, w, geometry)).sum(axis=channel_axes)
+        return (like_x(x, w, dconv, geometry), like_w(x, w, dconv, geometry), d_scale, g.sum(axis=channel_axes),
+                ops.zeros_like(geometry), ops.zeros_like(fusion))
+
+    def bprop_residual(x, w, scale, shift, residual, geometry, fusion, out, dout):
+        g, dconv = output_gradients(scale, fusion, out, dout)
+        d_scale = (g * forward(x, w, geometry)).sum(axis=channel_axes)
+        return (like_x(x, w, dconv, geometry), like_w(x, w, dconv, geometry), d_scale, g.sum(axis=channel_axes), g,
+                ops.zeros_like(geometry), ops.zeros_like(fusion))
+
+    def infer_shape(x, w, *rest):
+        return conv3d_output_shape(x, w, stride, padding)
+
+    built = []
+    for gradient in (bprop, bprop_residual):
+        op = ops.Custom(f"{library}:Conv3dBnForward", out_shape=infer_shape, out_dtype=_first, func_type="aot",
+                        bprop=gradient)
+        op.add_prim_attr("geometry", tuple(convolution_geometry(stride, padding)))  # see conv3d_ops
+        built.append(op)
+    return tuple(built)
 
 
 def conv3d_implementation(pass_index, src_shape, weight_shape, stride, padding="same"):

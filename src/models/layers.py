@@ -5,9 +5,17 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from .cpu_kernels import conv3d_ops, convolution_geometry, cpu_custom_op, require_capped_onednn
+from .batch_norm import FlatBatchNorm3d
+from .cpu_kernels import conv3d_bn_ops, conv3d_ops, convolution_geometry, cpu_custom_op, most_fused_output_ops
+from .cpu_kernels import require_capped_onednn
 from .padding import SAME, kernel_pads, mindspore_pads, output_shape, parse_padding, triple
 from .padding import tf_same_output_size, tf_same_padding  # noqa: F401  (part of this module's API)
+
+def as_float32(x):
+    """x for the float32 C++ kernels: cast only when it is not float32 already (AMP; a cast to its own type may
+    cost a copy in graph mode)."""
+    return x if x.dtype == ms.float32 else x.astype(ms.float32)
+
 
 NEG_INF = float("-inf")  # a constant, not float("-inf") in construct: graph mode would run that call in Python
 
@@ -73,11 +81,27 @@ class Conv3dCpu(Conv3d):
     kernels; while `exporting`, MindSpore's Conv3D again (a MINDIR or ONNX file must hold MindSpore's own
     operators, not a library on this machine)."""
 
+    fusable = True  # see conv_bn
+
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, has_bias, forward_op,
                  weight_init=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, has_bias, weight_init)
         self.forward_op = forward_op
         self.geometry = ms.Tensor(np.array(convolution_geometry(stride, padding), np.int64))
+        self.bn_op, self.bn_residual_op = conv3d_bn_ops(stride, padding)
+        most = most_fused_output_ops()
+        self.fusion_relu = ms.Tensor(np.array([1, most], np.int64))  # the kernel's fusion argument
+        self.fusion_linear = ms.Tensor(np.array([0, most], np.int64))
+
+    def fused(self, x, scale, shift, residual, relu):
+        """relu?(self(x) * scale + shift [+ residual]) in one kernel call (see conv_bn)."""
+        args = (as_float32(x), as_float32(self.weight), as_float32(scale), as_float32(shift))
+        fusion = self.fusion_relu if relu else self.fusion_linear
+        if residual is None:
+            y = self.bn_op(*args, self.geometry, fusion)
+        else:
+            y = self.bn_residual_op(*args, as_float32(residual), self.geometry, fusion)
+        return y if x.dtype == ms.float32 else y.astype(x.dtype)
 
     def construct(self, x):
         if self.exporting:
@@ -87,6 +111,31 @@ class Conv3dCpu(Conv3d):
         if self.has_bias:
             y = y + self.bias.astype(ms.float32).reshape(1, -1, 1, 1, 1)
         return y.astype(x.dtype)
+
+
+def conv_bn(conv, bn, x, relu=False, residual=None):
+    """relu?(bn(conv(x)) [+ residual]) for a convolution from `conv3d` and a BatchNorm over N, C, T, H, W
+    (FlatBatchNorm3d).
+
+    In inference (network in eval mode, BatchNorm on its moving statistics) with the C++ convolution this is
+    one kernel call: the BatchNorm becomes a per-channel scale and shift of the convolution's output and the
+    residual add and ReLU happen in the same call, so the three extra passes over the activations and the
+    tensors between them go (benchmarks/NOTES.md). Training, exports and other devices take the cells one by
+    one. (`conv.training` is checked as well: partial BN freezes a BatchNorm inside a network that trains.)
+    """
+    if (getattr(conv, "fusable", False) and not conv.exporting and not conv.training and not bn.training
+            and bn.use_batch_statistics is not True):
+        # the moving statistics are constants to the gradient, as in MindSpore's inference BatchNorm
+        mean, variance = ops.stop_gradient(bn.moving_mean), ops.stop_gradient(bn.moving_variance)
+        scale = bn.gamma / ops.sqrt(variance + bn.eps)
+        shift = bn.beta - mean * scale
+        if conv.has_bias:
+            shift = shift + conv.bias * scale
+        return conv.fused(x, scale, shift, residual, relu)
+    y = bn(conv(x))
+    if residual is not None:
+        y = y + residual
+    return ops.relu(y) if relu else y
 
 
 def conv3d(in_channels, out_channels, kernel_size, stride=1, padding=SAME, has_bias=False, weight_init=None):
@@ -129,8 +178,7 @@ class Unit3D(nn.Cell):
     old moving statistic: moving = momentum * moving + (1 - momentum) * batch. PyTorch's `momentum` is the
     weight of the NEW batch, so MindSpore 0.99 equals the PyTorch ports' 0.01.
 
-    The BatchNorm runs as BatchNorm2d over (N, C, T*H, W), which is what nn.BatchNorm3d does inside, but
-    keeps the parameter names flat (`bn.gamma`, not `bn.bn2d.gamma`).
+    The BatchNorm is FlatBatchNorm3d (flat parameter names, `bn.gamma`); with it, the unit is one `conv_bn`.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size=1, stride=1, use_bn=True, activation=True,
@@ -138,17 +186,14 @@ class Unit3D(nn.Cell):
         super().__init__()
         # TensorFlow's SAME (see tf_same_padding; tests/test_layers.py checks it on odd and even sizes).
         self.conv = conv3d(in_channels, out_channels, kernel_size, stride, padding=SAME, has_bias=use_bias)
-        self.bn = nn.BatchNorm2d(out_channels, eps=bn_eps, momentum=bn_momentum) if use_bn else None
+        self.bn = FlatBatchNorm3d(out_channels, eps=bn_eps, momentum=bn_momentum) if use_bn else None
         self.relu = nn.ReLU() if activation else None
 
     def construct(self, x):
-        x = self.conv(x)
         if self.bn is not None:
-            _, c, t, h, w = x.shape
-            x = self.bn(x.reshape(-1, c, t * h, w)).reshape(-1, c, t, h, w)
-        if self.relu is not None:
-            x = self.relu(x)
-        return x
+            return conv_bn(self.conv, self.bn, x, relu=self.relu is not None)
+        x = self.conv(x)
+        return x if self.relu is None else self.relu(x)
 
 
 class MaxPool3d(nn.Cell):

@@ -23,7 +23,7 @@ from mindspore import nn
 
 from ..data.normalization import IMAGENET_SCALING
 from . import layers
-from .layers import CountedDropout
+from .layers import CountedDropout, conv_bn
 from .registry import register_variant
 from .resnet_blocks import STAGE_WIDTHS, batch_norm, conv3d, shortcut
 
@@ -54,27 +54,19 @@ class PseudoBottleneck(nn.Cell):
         self.bn3 = batch_norm(width)
         self.conv4 = conv3d(width, width * self.expansion, 1)
         self.bn4 = batch_norm(width * self.expansion)
-        self.relu = nn.ReLU()
         self.downsample = downsample
 
-    def spatial(self, x):
-        return self.relu(self.bn2(self.conv2(x)))
-
-    def temporal(self, x):
-        return self.relu(self.bn3(self.conv3(x)))
-
     def construct(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
+        out = conv_bn(self.conv1, self.bn1, x, relu=True)
         if self.kind == "A":
-            out = self.temporal(self.spatial(out))
-        elif self.kind == "B":
-            out = self.spatial(out) + self.temporal(out)
+            out = conv_bn(self.conv3, self.bn3, conv_bn(self.conv2, self.bn2, out, relu=True), relu=True)
+        elif self.kind == "B":  # relu(bn2(S(x))) + relu(bn3(T(x))): each ReLU before the add
+            out = conv_bn(self.conv2, self.bn2, out, relu=True) + conv_bn(self.conv3, self.bn3, out, relu=True)
         else:
-            out = self.spatial(out)
-            out = out + self.temporal(out)
-        out = self.bn4(self.conv4(out))
+            out = conv_bn(self.conv2, self.bn2, out, relu=True)
+            out = out + conv_bn(self.conv3, self.bn3, out, relu=True)
         identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)
+        return conv_bn(self.conv4, self.bn4, out, relu=True, residual=identity)
 
 
 class FrameBottleneck(nn.Cell):
@@ -91,15 +83,13 @@ class FrameBottleneck(nn.Cell):
         self.bn_normal = batch_norm(width)
         self.conv4 = conv3d(width, width * self.expansion, 1)
         self.bn4 = batch_norm(width * self.expansion)
-        self.relu = nn.ReLU()
         self.downsample = downsample
 
     def construct(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn_normal(self.conv_normal(out)))
-        out = self.bn4(self.conv4(out))
+        out = conv_bn(self.conv1, self.bn1, x, relu=True)
+        out = conv_bn(self.conv_normal, self.bn_normal, out, relu=True)
         identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)
+        return conv_bn(self.conv4, self.bn4, out, relu=True, residual=identity)
 
 
 class P3D(nn.Cell):
@@ -117,7 +107,6 @@ class P3D(nn.Cell):
         self.num_classes, self.in_channels = num_classes, in_channels
         self.conv1_custom = conv3d(in_channels, widths[0], (1, 7, 7), DOWN)
         self.bn1 = batch_norm(widths[0])
-        self.relu = nn.ReLU()
         self.maxpool = layers.max_pool3d((2, 3, 3), 2, padding=(0, 1, 1))
         self.maxpool_2 = layers.max_pool3d((2, 1, 1), (2, 1, 1), padding=0)
         blocks_per_stage = P3D_DEPTHS[depth]
@@ -142,7 +131,7 @@ class P3D(nn.Cell):
         if x.shape[2] < MIN_FRAMES:  # model_from_config says so before a graph is built
             raise ValueError(f"P3D takes clips of at least {MIN_FRAMES} frames (its four temporal max pools halve "
                              f"time), got {x.shape[2]}")
-        x = self.maxpool(self.relu(self.bn1(self.conv1_custom(x))))
+        x = self.maxpool(conv_bn(self.conv1_custom, self.bn1, x, relu=True))
         x = self.maxpool_2(self.layer1(x))
         x = self.maxpool_2(self.layer2(x))
         x = self.maxpool_2(self.layer3(x))

@@ -14,6 +14,7 @@ from mindspore.common.initializer import HeNormal
 
 from . import layers
 from .batch_norm import FlatBatchNorm3d
+from .layers import conv_bn
 from .padding import triple
 
 STAGE_WIDTHS = (64, 128, 256, 512)  # torchvision's and kenshohara's (get_inplanes()) stage widths
@@ -38,6 +39,17 @@ def batch_norm(channels):
 def spatial(size, temporal_size):
     """(temporal_size, size, size) from a spatial kernel or stride `size`."""
     return (temporal_size, size, size)
+
+
+class ProjectionShortcut(nn.SequentialCell):
+    """Shortcut B: a strided 1x1x1 convolution and its BatchNorm (cells `0` and `1`, PyTorch's `downsample.0`,
+    `downsample.1`), one kernel call in inference (layers.conv_bn)."""
+
+    def __init__(self, in_channels, out_channels, stride):
+        super().__init__([conv3d(in_channels, out_channels, 1, stride), batch_norm(out_channels)])
+
+    def construct(self, x):
+        return layers.conv_bn(self.cell_list[0], self.cell_list[1], x)
 
 
 class ZeroPadShortcut(nn.Cell):
@@ -71,7 +83,7 @@ def shortcut(shortcut_type, in_channels, out_channels, stride):
         return None
     if shortcut_type == "A":
         return ZeroPadShortcut(in_channels, out_channels, stride)
-    return nn.SequentialCell([conv3d(in_channels, out_channels, 1, stride), batch_norm(out_channels)])
+    return ProjectionShortcut(in_channels, out_channels, stride)
 
 
 class BasicBlock(nn.Cell):
@@ -87,14 +99,12 @@ class BasicBlock(nn.Cell):
         self.bn1 = batch_norm(width)
         self.conv2 = conv3d(width, width, spatial(3, temporal_kernel))
         self.bn2 = batch_norm(width)
-        self.relu = nn.ReLU()
         self.downsample = downsample
 
     def construct(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        out = conv_bn(self.conv1, self.bn1, x, relu=True)
         identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)
+        return conv_bn(self.conv2, self.bn2, out, relu=True, residual=identity)
 
 
 class Bottleneck(nn.Cell):
@@ -113,16 +123,14 @@ class Bottleneck(nn.Cell):
         self.bn2 = batch_norm(width)
         self.conv3 = conv3d(width, width * self.expansion, 1)
         self.bn3 = batch_norm(width * self.expansion)
-        self.relu = nn.ReLU()
         self.downsample = downsample
 
     def construct(self, x):
         out = x if self.shift is None else self.shift(x)
-        out = self.relu(self.bn1(self.conv1(out)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = conv_bn(self.conv1, self.bn1, out, relu=True)
+        out = conv_bn(self.conv2, self.bn2, out, relu=True)
         identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)
+        return conv_bn(self.conv3, self.bn3, out, relu=True, residual=identity)
 
 
 class ResNetBackbone(nn.Cell):
@@ -146,7 +154,6 @@ class ResNetBackbone(nn.Cell):
         self.in_channels = in_channels
         self.conv1 = conv3d(in_channels, widths[0], stem_kernel, stem_stride)
         self.bn1 = batch_norm(widths[0])
-        self.relu = nn.ReLU()
         # Symmetric padding (PyTorch's MaxPool(3, 2, 1)): pad_mode='same' would pad 0 before and 1 after on
         # even sizes, the ModelZoo port's shifted windows.
         self.maxpool = None if pool is None else layers.max_pool3d(*pool)
@@ -166,7 +173,7 @@ class ResNetBackbone(nn.Cell):
         self.num_features = channels
 
     def forward_features(self, x):
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = conv_bn(self.conv1, self.bn1, x, relu=True)
         if self.maxpool is not None:
             x = self.maxpool(x)
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
