@@ -1,16 +1,13 @@
 """layers.conv_bn: convolution -> BatchNorm [+ residual] [-> ReLU], one C++ kernel call in inference on CPU
-(Conv3dBnForward in kernels/conv3d_onednn.cc), the cells one by one otherwise. The fused call must give the
+(Conv3dBnForward in kernels/conv3d_onednn.cc: the convolution, then one pass), the cells one by one otherwise. The fused call must give the
 unfused values and gradients, and be taken exactly when the network and its BatchNorm are in inference."""
-import ctypes
-
 import mindspore as ms
 import numpy as np
 import pytest
 from mindspore import nn, ops
 
-from src.models import cpu_kernels, layers
-from src.models.padding import parse_padding
-from src.models.resnet_blocks import batch_norm, conv3d
+from src.models import layers
+from src.models.resnet_blocks import batch_norm
 
 GEOMETRIES = [  # (in channels, out channels, kernel, stride, input T, H, W): a 3-D ResNet, TSM/P3D, a stem
     (8, 16, (3, 3, 3), (1, 1, 1), (4, 10, 10)),
@@ -76,12 +73,9 @@ def rel_l2(a, b):
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
-@pytest.mark.parametrize("place", ["kernel", "pass"])
 @pytest.mark.parametrize("relu, residual", [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize("cin, cout, kernel, stride, spatial", GEOMETRIES)
-def test_fused_inference_equals_the_cells_one_by_one(pynative, monkeypatch, place, relu, residual, cin, cout, kernel,
-                                                     stride, spatial):
-    monkeypatch.setenv("I3D_CONV_FUSION", place)
+def test_fused_inference_equals_the_cells_one_by_one(pynative, relu, residual, cin, cout, kernel, stride, spatial):
     cell = randomised(ConvBn(cin, cout, kernel, stride, relu, residual, has_bias=kernel == (1, 1, 1)), seed=cin)
     assert isinstance(cell.conv, layers.Conv3dCpu)
     cell.set_train(False)
@@ -163,31 +157,6 @@ def test_gradients_through_the_fused_kernel_equal_the_cells(pynative, relu, resi
     # constants to the gradient, as in MindSpore's inference BatchNorm
     for got, expected in zip(dparams[4:], dparams_ref[4:]):
         assert not got.asnumpy().any() and not expected.asnumpy().any()
-
-
-def _fused_count(src, wei, stride, padding, fusion):
-    library = ctypes.CDLL(cpu_kernels.build_kernel(cpu_kernels.CONVOLUTION_SOURCE))
-    geometry = cpu_kernels.convolution_geometry(stride, parse_padding(padding))
-    arrays = [np.ascontiguousarray(v, np.int64) for v in (src, wei, geometry)]
-    out = ctypes.create_string_buffer(256)
-    status = library.Conv3dBnImplementation(*[a.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)) for a in arrays],
-                                            fusion, out, 256)
-    assert status == 0
-    name, count = out.value.decode().rsplit(" fused ", 1)
-    return name, int(count)
-
-
-def test_the_kernel_fuses_what_it_may_and_no_more():
-    """fusion = relu 1 + residual 2 + 4 x most: the BatchNorm shift, the residual add and the ReLU go into oneDNN's
-    kernel, up to `most` of them; never into a reference implementation."""
-    conv3x3 = ((2, 8, 4, 10, 10), (16, 8, 3, 3, 3), (1, 1, 1), 1)
-    name, count = _fused_count(*conv3x3, fusion=1 + 2 + 4 * 3)
-    assert count == 3 and "ref" not in name
-    assert _fused_count(*conv3x3, fusion=1 + 2 + 4 * 1)[1] == 1
-    assert _fused_count(*conv3x3, fusion=1 + 2)[1] == 0
-    assert _fused_count(*conv3x3, fusion=1 + 4 * 3)[1] == 2  # shift and ReLU: there is no residual
-    for fusion in (4 * 3, 1 + 4 * 3, 1 + 2 + 4 * 3):
-        assert "ref" not in _fused_count((2, 16, 4, 9, 9), (32, 16, 1, 1, 1), (1, 1, 1), 0, fusion)[0]
 
 
 def test_every_backbone_block_is_fused_in_inference(monkeypatch):

@@ -278,23 +278,12 @@ def _conv3d_backward_ops(library, stride, padding):
     return like_x, like_w
 
 
-# How many of an inference convolution's output operations (the BatchNorm's shift as a bias, the residual add,
-# the ReLU) oneDNN may fuse into its kernel (Conv3dBnForward's fusion[1]); the kernel takes fewer where a post-op
-# would change the implementation oneDNN picks. "pass": none, all in one pass of our own after the plain
-# convolution. I3D_CONV_FUSION=pass (benchmarks: the two side by side).
-def most_fused_output_ops():
-    place = os.environ.get("I3D_CONV_FUSION", "kernel")
-    if place not in ("kernel", "pass"):
-        raise ValueError(f"I3D_CONV_FUSION={place!r}: expected 'kernel' or 'pass'")
-    return 3 if place == "kernel" else 0
-
-
 @functools.lru_cache(maxsize=None)
 def conv3d_bn_ops(stride, padding):
     """The inference ops of a C++ convolution followed by a BatchNorm with moving statistics [+ a residual]
     [-> ReLU], or None where the C++ convolution is unavailable: (without residual, with residual),
-    op(x, w, scale, shift, [residual,] geometry, fusion) -> relu?(conv(x, w) * scale + shift [+ residual]),
-    fusion an int64 tensor [relu, most_fused_output_ops()].
+    op(x, w, scale, shift, [residual,] geometry, relu) -> relu?(conv(x, w) * scale + shift [+ residual]),
+    relu an int64 tensor [0 or 1].
 
     Their gradient is exact (for a network in eval mode that is differentiated: saliency, a frozen-BN fine-tune
     in eval mode): it recomputes conv(x, w) for the scale's gradient; training itself never takes this path."""
@@ -305,23 +294,23 @@ def conv3d_bn_ops(stride, padding):
     like_x, like_w = _conv3d_backward_ops(library, stride, padding)
     channel_axes = (0, 2, 3, 4)
 
-    def output_gradients(scale, fusion, out, dout):
+    def output_gradients(scale, relu, out, dout):
         # dout through the ReLU (where it is on), then d/dscale needs conv(x, w), d/dshift and d/dresidual not
-        passed = ops.logical_or(out > 0, fusion[0] == 0)
+        passed = ops.logical_or(out > 0, relu[0] == 0)
         g = ops.select(passed, dout, ops.zeros_like(dout))
         return g, g * scale.reshape(1, -1, 1, 1, 1)
 
-    def bprop(x, w, scale, shift, geometry, fusion, out, dout):
-        g, dconv = output_gradients(scale, fusion, out, dout)
+    def bprop(x, w, scale, shift, geometry, relu, out, dout):
+        g, dconv = output_gradients(scale, relu, out, dout)
         d_scale = (g * forward(x, w, geometry)).sum(axis=channel_axes)
         return (like_x(x, w, dconv, geometry), like_w(x, w, dconv, geometry), d_scale, g.sum(axis=channel_axes),
-                ops.zeros_like(geometry), ops.zeros_like(fusion))
+                ops.zeros_like(geometry), ops.zeros_like(relu))
 
-    def bprop_residual(x, w, scale, shift, residual, geometry, fusion, out, dout):
-        g, dconv = output_gradients(scale, fusion, out, dout)
+    def bprop_residual(x, w, scale, shift, residual, geometry, relu, out, dout):
+        g, dconv = output_gradients(scale, relu, out, dout)
         d_scale = (g * forward(x, w, geometry)).sum(axis=channel_axes)
         return (like_x(x, w, dconv, geometry), like_w(x, w, dconv, geometry), d_scale, g.sum(axis=channel_axes), g,
-                ops.zeros_like(geometry), ops.zeros_like(fusion))
+                ops.zeros_like(geometry), ops.zeros_like(relu))
 
     def infer_shape(x, w, *rest):
         return conv3d_output_shape(x, w, stride, padding)

@@ -6,7 +6,7 @@ import numpy as np
 from mindspore import nn, ops
 
 from .batch_norm import FlatBatchNorm3d
-from .cpu_kernels import conv3d_bn_ops, conv3d_ops, convolution_geometry, cpu_custom_op, most_fused_output_ops
+from .cpu_kernels import conv3d_bn_ops, conv3d_ops, convolution_geometry, cpu_custom_op
 from .cpu_kernels import require_capped_onednn
 from .padding import SAME, kernel_pads, mindspore_pads, output_shape, parse_padding, triple
 from .padding import tf_same_output_size, tf_same_padding  # noqa: F401  (part of this module's API)
@@ -89,18 +89,17 @@ class Conv3dCpu(Conv3d):
         self.forward_op = forward_op
         self.geometry = ms.Tensor(np.array(convolution_geometry(stride, padding), np.int64))
         self.bn_op, self.bn_residual_op = conv3d_bn_ops(stride, padding)
-        most = most_fused_output_ops()
-        self.fusion_relu = ms.Tensor(np.array([1, most], np.int64))  # the kernel's fusion argument
-        self.fusion_linear = ms.Tensor(np.array([0, most], np.int64))
+        self.relu_on = ms.Tensor(np.array([1], np.int64))  # the fused kernel's relu argument
+        self.relu_off = ms.Tensor(np.array([0], np.int64))
 
     def fused(self, x, scale, shift, residual, relu):
         """relu?(self(x) * scale + shift [+ residual]) in one kernel call (see conv_bn)."""
         args = (as_float32(x), as_float32(self.weight), as_float32(scale), as_float32(shift))
-        fusion = self.fusion_relu if relu else self.fusion_linear
+        relu = self.relu_on if relu else self.relu_off
         if residual is None:
-            y = self.bn_op(*args, self.geometry, fusion)
+            y = self.bn_op(*args, self.geometry, relu)
         else:
-            y = self.bn_residual_op(*args, as_float32(residual), self.geometry, fusion)
+            y = self.bn_residual_op(*args, as_float32(residual), self.geometry, relu)
         return y if x.dtype == ms.float32 else y.astype(x.dtype)
 
     def construct(self, x):
@@ -118,10 +117,10 @@ def conv_bn(conv, bn, x, relu=False, residual=None):
     (FlatBatchNorm3d).
 
     In inference (network in eval mode, BatchNorm on its moving statistics) with the C++ convolution this is
-    one kernel call: the BatchNorm becomes a per-channel scale and shift of the convolution's output and the
-    residual add and ReLU happen in the same call, so the three extra passes over the activations and the
-    tensors between them go (benchmarks/NOTES.md). Training, exports and other devices take the cells one by
-    one. (`conv.training` is checked as well: partial BN freezes a BatchNorm inside a network that trains.)
+    one kernel call: the BatchNorm becomes a per-channel scale and shift, applied with the residual add and the
+    ReLU in one pass over the convolution's output, in place, instead of three passes and the tensors between
+    them (benchmarks/NOTES.md, attempt 10). Training, exports and other devices take the cells one by one.
+    (`conv.training` is checked as well: partial BN freezes a BatchNorm inside a network that trains.)
     """
     if (getattr(conv, "fusable", False) and not conv.exporting and not conv.training and not bn.training
             and bn.use_batch_statistics is not True):

@@ -14,12 +14,11 @@
 //   Conv3dForward:         x (N,C,D,H,W), w (O,C,KD,KH,KW), geometry  -> y (N,O,OD,OH,OW)
 //   Conv3dBackwardData:    x, w, dy, geometry                          -> dx, shaped like x (x: shape only)
 //   Conv3dBackwardWeights: x, w, dy, geometry                          -> dw, shaped like w (w: shape only)
-//   Conv3dBnForward:       x, w, scale (O), shift (O), [residual (like y)], geometry, fusion -> y
-//     inference only (no gradient): y = [relu](conv(x, w) * scale + shift [+ residual]), per output channel,
-//     i.e. a convolution followed by a BatchNorm with moving statistics (scale = gamma / sqrt(var + eps),
-//     shift = beta - mean * scale), the residual add and the ReLU of a ResNet block, in one call. fusion,
-//     int64[2]: relu (0/1), where (1: inside oneDNN's kernel, with the scale folded into the weights, a bias
-//     and post-ops; 0: the plain convolution, then one pass of our own over the output).
+//   Conv3dBnForward:       x, w, scale (O), shift (O), [residual (like y)], geometry, relu (int64[1]) -> y
+//     y = [relu](conv(x, w) * scale + shift [+ residual]) per output channel: a convolution, its BatchNorm on
+//     moving statistics (scale = gamma / sqrt(var + eps), shift = beta - mean * scale), a ResNet block's residual
+//     add and ReLU, as the forward convolution and one pass over its output (the gradient: cpu_kernels.py).
+//     Not fused into oneDNN's kernel as post-ops: measured slower and larger (benchmarks/NOTES.md, attempt 10).
 // OD = floor((D + pad before + pad after - KD) / stride) + 1 (ceil(D / stride) for SAME), and so on.
 // Return codes: 0 success, 1 bad arguments, 2 a oneDNN call failed (its status is printed to stderr).
 #include <dnnl.h>
@@ -45,11 +44,8 @@
 
 namespace {
 
+// kInference: the forward of Conv3dBnForward, created for inference (oneDNN may pick another kernel for it).
 enum Pass { kForward = 0, kBackwardData = 1, kBackwardWeights = 2, kInference = 3 };
-
-// Bits of Problem::fusion (kInference only).
-constexpr int kRelu = 1, kResidual = 2;
-constexpr int kMaxFusedShift = 2;  // fusion >> 2: how many output operations may go into the kernel
 
 struct OnednnError {
   dnnl_status_t status;
@@ -95,10 +91,9 @@ struct Problem {
   Pass pass;
   Dims5 src, wei, dst;
   std::array<int64_t, 3> stride, pad_before, pad_after;
-  int fusion = 0;
   bool operator<(const Problem &o) const {
-    return std::tie(pass, src, wei, dst, stride, pad_before, pad_after, fusion) <
-           std::tie(o.pass, o.src, o.wei, o.dst, o.stride, o.pad_before, o.pad_after, o.fusion);
+    return std::tie(pass, src, wei, dst, stride, pad_before, pad_after) <
+           std::tie(o.pass, o.src, o.wei, o.dst, o.stride, o.pad_before, o.pad_after);
   }
 };
 
@@ -150,73 +145,7 @@ struct Compiled {
   dnnl_memory_desc_t plain_src = nullptr, plain_dst = nullptr;
   dnnl_primitive_t src_reorder = nullptr, dst_reorder = nullptr;
   size_t src_bytes = 0, dst_bytes = 0;
-  // Inference only: how many of the problem's output operations (InferenceOps) run inside the convolution.
-  int fused = 0;
 };
-
-// The operations after an inference convolution, in order: the shift as a bias (with the scale folded into the
-// weights), the residual add (oneDNN's sum post-op onto an output prefilled with the residual), the ReLU.
-enum OutputOp { kBias, kAddResidual, kReluOp };
-
-std::vector<OutputOp> InferenceOps(const Problem &p) {
-  std::vector<OutputOp> ops = {kBias};
-  if (p.fusion & kResidual) ops.push_back(kAddResidual);
-  if (p.fusion & kRelu) ops.push_back(kReluOp);
-  return ops;
-}
-
-std::string ImplementationName(const_dnnl_primitive_desc_t pd) {
-  const char *name = nullptr;
-  CHECK_DNNL(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name));
-  return name ? name : "";
-}
-
-dnnl_primitive_desc_t ForwardHint(dnnl_engine_t engine, const Problem &p, dnnl_memory_desc_t src,
-                                  dnnl_memory_desc_t any_weights, dnnl_memory_desc_t dst,
-                                  const_dnnl_primitive_attr_t attr, dnnl_prop_kind_t prop = dnnl_forward_training,
-                                  const_dnnl_memory_desc_t bias = nullptr);
-
-// An inference convolution fuses the longest prefix of its output operations that oneDNN runs with the kernel
-// it picks for the plain convolution (at most fusion >> kMaxFusedShift of them): some post-ops move it to a
-// slower one (a 1x1x1 convolution's ReLU from its matrix-product kernel to brgconv_1x1), others to the
-// reference kernel (a binary add on these plain layouts). The rest is one pass of our own (Epilogue).
-void CompileInference(Compiled *c, const Problem &p, dnnl_memory_desc_t src, dnnl_memory_desc_t any_weights,
-                      dnnl_memory_desc_t dst, dnnl_primitive_attr_t attr) {
-  c->conv_pd = ForwardHint(c->engine, p, src, any_weights, dst, attr, dnnl_forward_inference);
-  const std::string plain = ImplementationName(c->conv_pd);
-  const std::vector<OutputOp> ops = InferenceOps(p);
-  const int most = std::min<int>(ops.size(), p.fusion >> kMaxFusedShift);
-  dnnl_dims_t channels = {p.dst[1]};
-  dnnl_memory_desc_t bias;
-  CHECK_DNNL(dnnl_memory_desc_create_with_tag(&bias, 1, channels, dnnl_f32, dnnl_a));
-  for (int count = most; count >= 1; --count) {
-    dnnl_primitive_attr_t fused_attr;
-    CHECK_DNNL(dnnl_primitive_attr_clone(&fused_attr, attr));
-    dnnl_post_ops_t post_ops;
-    CHECK_DNNL(dnnl_post_ops_create(&post_ops));
-    for (int i = 1; i < count; ++i) {
-      if (ops[i] == kAddResidual) CHECK_DNNL(dnnl_post_ops_append_sum(post_ops, 1.f, 0, dnnl_data_type_undef));
-      if (ops[i] == kReluOp) CHECK_DNNL(dnnl_post_ops_append_eltwise(post_ops, dnnl_eltwise_relu, 0.f, 0.f));
-    }
-    CHECK_DNNL(dnnl_primitive_attr_set_post_ops(fused_attr, post_ops));
-    dnnl_primitive_desc_t pd = nullptr;
-    try {
-      pd = ForwardHint(c->engine, p, src, any_weights, dst, fused_attr, dnnl_forward_inference, bias);
-    } catch (const OnednnError &) {
-      pd = nullptr;  // oneDNN has no implementation of this combination at all
-    }
-    dnnl_post_ops_destroy(post_ops);
-    dnnl_primitive_attr_destroy(fused_attr);
-    if (pd && ImplementationName(pd) == plain) {
-      dnnl_primitive_desc_destroy(c->conv_pd);
-      c->conv_pd = pd;
-      c->fused = count;
-      break;
-    }
-    if (pd) dnnl_primitive_desc_destroy(pd);
-  }
-  dnnl_memory_desc_destroy(bias);
-}
 
 // A reorder from `from` to `to`, or nullptr when the two layouts are the same.
 dnnl_primitive_t MaybeReorder(dnnl_engine_t engine, const_dnnl_memory_desc_t from, const_dnnl_memory_desc_t to) {
@@ -231,14 +160,14 @@ dnnl_primitive_t MaybeReorder(dnnl_engine_t engine, const_dnnl_memory_desc_t fro
 
 dnnl_primitive_desc_t ForwardHint(dnnl_engine_t engine, const Problem &p, dnnl_memory_desc_t src,
                                   dnnl_memory_desc_t any_weights, dnnl_memory_desc_t dst,
-                                  const_dnnl_primitive_attr_t attr, dnnl_prop_kind_t prop,
-                                  const_dnnl_memory_desc_t bias) {
+                                  const_dnnl_primitive_attr_t attr) {
+  const dnnl_prop_kind_t prop = p.pass == kInference ? dnnl_forward_inference : dnnl_forward_training;
   dnnl_dims_t stride = {p.stride[0], p.stride[1], p.stride[2]}, dilation = {0, 0, 0};
   dnnl_dims_t before = {p.pad_before[0], p.pad_before[1], p.pad_before[2]};
   dnnl_dims_t after = {p.pad_after[0], p.pad_after[1], p.pad_after[2]};
   dnnl_primitive_desc_t pd;
   CHECK_DNNL(dnnl_convolution_forward_primitive_desc_create(&pd, engine, prop,
-                                                            dnnl_convolution_direct, src, any_weights, bias, dst,
+                                                            dnnl_convolution_direct, src, any_weights, nullptr, dst,
                                                             stride, dilation, before, after, attr));
   return pd;
 }
@@ -255,10 +184,8 @@ std::unique_ptr<Compiled> Compile(const Problem &p) {
   dnnl_dims_t stride = {p.stride[0], p.stride[1], p.stride[2]}, dilation = {0, 0, 0};
   dnnl_dims_t before = {p.pad_before[0], p.pad_before[1], p.pad_before[2]};
   dnnl_dims_t after = {p.pad_after[0], p.pad_after[1], p.pad_after[2]};
-  if (p.pass == kForward) {
+  if (p.pass == kForward || p.pass == kInference) {
     c->conv_pd = ForwardHint(c->engine, p, src, any_weights, dst, attr);
-  } else if (p.pass == kInference) {
-    CompileInference(c.get(), p, src, any_weights, dst, attr);
   } else {
     dnnl_primitive_desc_t hint = ForwardHint(c->engine, p, src, any_weights, dst, nullptr);
     if (p.pass == kBackwardData) {
@@ -324,19 +251,67 @@ void Execute(dnnl_primitive_t primitive, dnnl_stream_t stream, std::vector<dnnl_
   CHECK_DNNL(dnnl_primitive_execute(primitive, stream, static_cast<int>(args.size()), args.data()));
 }
 
-// x, w, dy/y, result pointers by pass; shapes as MindSpore passes them.
-int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes) {
-  const int expected = pass == kForward ? 4 : 5;
-  if (nparam != expected) return 1;
-  const int geometry_index = pass == kForward ? 2 : 3;
-  for (int i = 0; i < nparam; ++i) {
-    const bool is_geometry = i == geometry_index;
-    if (is_geometry ? ndims[i] != 1 || shapes[i][0] != 9 : ndims[i] != 5) return 1;
-    if (std::string(dtypes[i]) != (is_geometry ? "int64" : "float32")) return 1;
+// The output pass of Conv3dBnForward over one (n, o) plane; restrict and values (no captured references that the
+// stores could alias) let the compiler vectorise it.
+template <bool kAdd, bool kRelu>
+void AffinePlane(float *__restrict out, const float *__restrict add, int64_t size, float scale, float shift) {
+  for (int64_t j = 0; j < size; ++j) {
+    float v = out[j] * scale + shift;
+    if (kAdd) v += add[j];
+    out[j] = kRelu ? std::max(v, 0.f) : v;
   }
+}
+
+// y = [relu](y * scale[o] + shift[o] [+ residual]) in place, y and residual N,O,D,H,W.
+void ScaleShiftAddRelu(const Dims5 &dims, float *y, const float *scale, const float *shift, const float *residual,
+                       bool relu) {
+  const int64_t channels = dims[1], planes = dims[0] * dims[1], plane = dims[2] * dims[3] * dims[4];
+  auto pass = residual ? (relu ? AffinePlane<true, true> : AffinePlane<true, false>)
+                       : (relu ? AffinePlane<false, true> : AffinePlane<false, false>);
+  i3d::ParallelRanges(planes, [=](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      pass(y + i * plane, residual ? residual + i * plane : nullptr, plane, scale[i % channels], shift[i % channels]);
+  });
+}
+
+// Conv3dBnForward's arguments: x, w, scale, shift, [residual], geometry, relu, y. Returns -1 when they do not fit.
+int BnForwardCheck(int nparam, int *ndims, int64_t **shapes, const char **dtypes) {
+  if (nparam != 7 && nparam != 8) return -1;
+  const int geometry_index = nparam - 3, relu_index = nparam - 2;
+  for (int i = 0; i < nparam; ++i) {
+    const bool is_int = i == geometry_index || i == relu_index;
+    const int rank = is_int || i == 2 || i == 3 ? 1 : 5;
+    if (ndims[i] != rank || std::string(dtypes[i]) != (is_int ? "int64" : "float32")) return -1;
+  }
+  if (shapes[geometry_index][0] != 9 || shapes[relu_index][0] != 1) return -1;
+  const int64_t channels = shapes[nparam - 1][1];
+  if (shapes[2][0] != channels || shapes[3][0] != channels) return -1;
+  if (nparam == 8 && !std::equal(shapes[4], shapes[4] + 5, shapes[7])) return -1;
+  return geometry_index;
+}
+
+// x, w, dy/y, result pointers by pass (kForward also serves Conv3dBnForward: `bn_forward`); shapes as MindSpore
+// passes them.
+int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+        bool bn_forward = false) {
+  int geometry_index;
+  if (bn_forward) {
+    geometry_index = BnForwardCheck(nparam, ndims, shapes, dtypes);
+    if (geometry_index < 0) return 1;
+  } else {
+    if (nparam != (pass == kForward ? 4 : 5)) return 1;
+    geometry_index = pass == kForward ? 2 : 3;
+    for (int i = 0; i < nparam; ++i) {
+      const bool is_geometry = i == geometry_index;
+      if (is_geometry ? ndims[i] != 1 || shapes[i][0] != 9 : ndims[i] != 5) return 1;
+      if (std::string(dtypes[i]) != (is_geometry ? "int64" : "float32")) return 1;
+    }
+  }
+  const bool forward = pass == kForward || pass == kInference;
+  const int y_index = nparam - 1;  // the forward's output
   const int64_t *geometry = static_cast<const int64_t *>(params[geometry_index]);
   const Problem p = MakeProblem(pass, shapes[0], shapes[1], geometry);
-  const int64_t *given_dst = shapes[pass == kForward ? 3 : 2];  // y, or dy for the gradients
+  const int64_t *given_dst = shapes[forward ? y_index : 2];  // y, or dy for the gradients
   if (!Valid(p) || !std::equal(p.dst.begin(), p.dst.end(), given_dst)) {
     // Say what did not fit: a bare return code 1 is all MindSpore reports.
     std::fprintf(stderr, "conv3d_onednn pass %d: x [%ld %ld %ld %ld %ld] w [%ld %ld %ld %ld %ld] geometry [",
@@ -360,15 +335,15 @@ int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, cons
     const_dnnl_memory_desc_t src_md = dnnl_primitive_desc_query_md(
         c.conv_pd, pass == kBackwardData ? dnnl_query_diff_src_md : dnnl_query_src_md, 0);
     const_dnnl_memory_desc_t dst_md = dnnl_primitive_desc_query_md(
-        c.conv_pd, pass == kForward ? dnnl_query_dst_md : dnnl_query_diff_dst_md, 0);
+        c.conv_pd, forward ? dnnl_query_dst_md : dnnl_query_diff_dst_md, 0);
     Buffer reordered(c.weights_reorder ? c.weights_bytes : 0);
     void *user_weights = pass == kBackwardWeights ? params[4] : params[1];
     Memory plain_weights(c.plain_weights, c.engine, user_weights);
     Memory weights(c.weights, c.engine, c.weights_reorder ? reordered.data : user_weights);
-    if (pass == kForward) {
+    if (forward) {
       if (c.weights_reorder)
         Execute(c.weights_reorder, stream, {{DNNL_ARG_FROM, plain_weights.handle}, {DNNL_ARG_TO, weights.handle}});
-      Memory src(src_md, c.engine, params[0]), dst(dst_md, c.engine, params[3]);
+      Memory src(src_md, c.engine, params[0]), dst(dst_md, c.engine, params[y_index]);
       Execute(c.conv, stream, {{DNNL_ARG_SRC, src.handle}, {DNNL_ARG_WEIGHTS, weights.handle},
                                {DNNL_ARG_DST, dst.handle}, {DNNL_ARG_SCRATCHPAD, scratchpad.handle}});
     } else if (pass == kBackwardData) {
@@ -391,106 +366,12 @@ int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, cons
         Execute(c.weights_reorder, stream, {{DNNL_ARG_FROM, weights.handle}, {DNNL_ARG_TO, plain_weights.handle}});
     }
     CHECK_DNNL(dnnl_stream_wait(stream));
-  } catch (const OnednnError &error) {
-    std::fprintf(stderr, "conv3d_onednn: %s failed with oneDNN status %d\n", error.call,
-                 static_cast<int>(error.status));
-    return 2;
-  }
-  return 0;
-}
-
-// One (n, o) plane of the pass below; restrict and values (no captured references the stores could alias) let
-// the compiler vectorise it.
-template <bool kAdd, bool kReluOut>
-void EpiloguePlane(float *__restrict out, const float *__restrict add, int64_t size, float a, float b) {
-  for (int64_t j = 0; j < size; ++j) {
-    float v = out[j] * a + b;
-    if (kAdd) v += add[j];
-    out[j] = kReluOut ? std::max(v, 0.f) : v;
-  }
-}
-
-// What the kernel did not fuse of y = [relu](y * scale + shift [+ residual]), in one pass over the output.
-void Epilogue(const Problem &p, int fused, float *y, const float *scale, const float *shift, const float *residual) {
-  const int total_ops = static_cast<int>(InferenceOps(p).size());
-  if (fused >= total_ops) return;
-  const bool affine = fused == 0, add = residual && fused < 2, relu = (p.fusion & kRelu) != 0;
-  const int64_t channels = p.dst[1], planes = p.dst[0] * p.dst[1], plane = p.dst[2] * p.dst[3] * p.dst[4];
-  auto kernel = add ? (relu ? EpiloguePlane<true, true> : EpiloguePlane<true, false>)
-                    : (relu ? EpiloguePlane<false, true> : EpiloguePlane<false, false>);
-  i3d::ParallelRanges(planes, [=](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t o = i % channels;
-      kernel(y + i * plane, add ? residual + i * plane : nullptr, plane, affine ? scale[o] : 1.f,
-             affine ? shift[o] : 0.f);
+    if (bn_forward) {
+      const bool relu = static_cast<const int64_t *>(params[nparam - 2])[0] != 0;
+      ScaleShiftAddRelu(p.dst, static_cast<float *>(params[y_index]), static_cast<const float *>(params[2]),
+                        static_cast<const float *>(params[3]),
+                        nparam == 8 ? static_cast<const float *>(params[4]) : nullptr, relu);
     }
-  });
-}
-
-// Conv3dBnForward (see the top): params x, w, scale, shift, [residual], geometry, fusion, y.
-int RunInference(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes) {
-  if (nparam != 7 && nparam != 8) return 1;
-  const bool has_residual = nparam == 8;
-  const int geometry_index = nparam - 3, fusion_index = nparam - 2, y_index = nparam - 1;
-  for (int i = 0; i < nparam; ++i) {
-    const bool is_int = i == geometry_index || i == fusion_index;
-    if (std::string(dtypes[i]) != (is_int ? "int64" : "float32")) return 1;
-  }
-  if (ndims[0] != 5 || ndims[1] != 5 || ndims[2] != 1 || ndims[3] != 1 || ndims[y_index] != 5) return 1;
-  if (ndims[geometry_index] != 1 || shapes[geometry_index][0] != 9) return 1;
-  if (ndims[fusion_index] != 1 || shapes[fusion_index][0] != 2) return 1;
-  const int64_t *fusion = static_cast<const int64_t *>(params[fusion_index]);
-  Problem p = MakeProblem(kInference, shapes[0], shapes[1], static_cast<const int64_t *>(params[geometry_index]));
-  const int64_t most_fused = std::max<int64_t>(0, std::min<int64_t>(fusion[1], 3));
-  p.fusion = (fusion[0] ? kRelu : 0) | (has_residual ? kResidual : 0) | static_cast<int>(most_fused << kMaxFusedShift);
-  if (!Valid(p) || !std::equal(p.dst.begin(), p.dst.end(), shapes[y_index])) return 1;
-  if (shapes[2][0] != p.dst[1] || shapes[3][0] != p.dst[1]) return 1;
-  if (has_residual && !std::equal(p.dst.begin(), p.dst.end(), shapes[4])) return 1;
-  const float *weights_in = static_cast<const float *>(params[1]);
-  const float *scale = static_cast<const float *>(params[2]), *shift = static_cast<const float *>(params[3]);
-  const float *residual = has_residual ? static_cast<const float *>(params[4]) : nullptr;
-  float *y = static_cast<float *>(params[y_index]);
-  try {
-    const Compiled &c = Lookup(p);
-    Threadpool pool(i3d::UsableCpus());
-    dnnl_stream_t stream;
-    CHECK_DNNL(dnnl_threadpool_interop_stream_create(&stream, c.engine, &pool));
-    std::unique_ptr<dnnl_stream, decltype(&dnnl_stream_destroy)> stream_owner(stream, dnnl_stream_destroy);
-    Buffer scratch(c.scratchpad_bytes);
-    Memory scratchpad(dnnl_primitive_desc_query_md(c.conv_pd, dnnl_query_scratchpad_md, 0), c.engine, scratch.data);
-    // With the shift as the kernel's bias, the scale goes into the weights (a multiply per weight, not per output).
-    const int64_t per_output = p.wei[1] * p.wei[2] * p.wei[3] * p.wei[4];
-    Buffer folded(c.fused ? sizeof(float) * p.wei[0] * per_output : 0);
-    float *plain = const_cast<float *>(weights_in);
-    if (c.fused) {
-      plain = static_cast<float *>(folded.data);
-      for (int64_t o = 0; o < p.wei[0]; ++o)
-        for (int64_t k = 0; k < per_output; ++k) plain[o * per_output + k] = weights_in[o * per_output + k] * scale[o];
-    }
-    Buffer reordered(c.weights_reorder ? c.weights_bytes : 0);
-    Memory plain_weights(c.plain_weights, c.engine, plain);
-    Memory weights(c.weights, c.engine, c.weights_reorder ? reordered.data : plain);
-    if (c.weights_reorder)
-      Execute(c.weights_reorder, stream, {{DNNL_ARG_FROM, plain_weights.handle}, {DNNL_ARG_TO, weights.handle}});
-    Memory src(dnnl_primitive_desc_query_md(c.conv_pd, dnnl_query_src_md, 0), c.engine, params[0]);
-    Memory dst(dnnl_primitive_desc_query_md(c.conv_pd, dnnl_query_dst_md, 0), c.engine, y);
-    std::vector<dnnl_exec_arg_t> args = {{DNNL_ARG_SRC, src.handle}, {DNNL_ARG_WEIGHTS, weights.handle},
-                                         {DNNL_ARG_DST, dst.handle}, {DNNL_ARG_SCRATCHPAD, scratchpad.handle}};
-    std::unique_ptr<Memory> bias;
-    if (c.fused) {
-      bias = std::make_unique<Memory>(dnnl_primitive_desc_query_md(c.conv_pd, dnnl_query_weights_md, 1), c.engine,
-                                      const_cast<float *>(shift));
-      args.push_back({DNNL_ARG_BIAS, bias->handle});
-    }
-    if (residual && c.fused >= 2) {  // the sum post-op adds the convolution to what the output holds
-      const int64_t count = p.dst[0] * p.dst[1] * p.dst[2] * p.dst[3] * p.dst[4];
-      i3d::ParallelRanges(count, [&](int64_t begin, int64_t end) {
-        std::memcpy(y + begin, residual + begin, sizeof(float) * (end - begin));
-      });
-    }
-    Execute(c.conv, stream, args);
-    CHECK_DNNL(dnnl_stream_wait(stream));
-    Epilogue(p, c.fused, y, scale, shift, residual);
   } catch (const OnednnError &error) {
     std::fprintf(stderr, "conv3d_onednn: %s failed with oneDNN status %d\n", error.call,
                  static_cast<int>(error.status));
@@ -508,7 +389,7 @@ extern "C" int Conv3dForward(int nparam, void **params, int *ndims, int64_t **sh
 
 extern "C" int Conv3dBnForward(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
                                void *stream, void *extra) {
-  return RunInference(nparam, params, ndims, shapes, dtypes);
+  return Run(kInference, nparam, params, ndims, shapes, dtypes, /*bn_forward=*/true);
 }
 
 extern "C" int Conv3dBackwardData(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
@@ -531,24 +412,6 @@ extern "C" int Conv3dImplementation(int pass, const int64_t *src, const int64_t 
     const char *name = nullptr;
     CHECK_DNNL(dnnl_primitive_desc_query(Lookup(p).conv_pd, dnnl_query_impl_info_str, 0, &name));
     std::snprintf(out, out_size, "%s", name);
-  } catch (const OnednnError &error) {
-    return 2;
-  }
-  return 0;
-}
-
-// The same for an inference call (Conv3dBnForward); fusion: relu 1 + residual 2 + 4 x how many output operations
-// may go into the kernel. Also says how many did (" fused N").
-extern "C" int Conv3dBnImplementation(const int64_t *src, const int64_t *wei, const int64_t *geometry, int fusion,
-                                      char *out, int out_size) {
-  Problem p = MakeProblem(kInference, src, wei, geometry);
-  p.fusion = fusion;
-  if (!Valid(p)) return 1;
-  try {
-    const char *name = nullptr;
-    const Compiled &c = Lookup(p);
-    CHECK_DNNL(dnnl_primitive_desc_query(c.conv_pd, dnnl_query_impl_info_str, 0, &name));
-    std::snprintf(out, out_size, "%s fused %d", name, c.fused);
   } catch (const OnednnError &error) {
     return 2;
   }
