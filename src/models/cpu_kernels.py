@@ -1,10 +1,11 @@
 """C++ kernels for MindSpore's CPU backend, compiled on first use and run as "aot" Custom ops.
 
-Two kernels (benchmarks/NOTES.md has the measurements that motivate them), both for TensorFlow SAME and
+The kernels (benchmarks/NOTES.md has the measurements that motivate them), both for TensorFlow SAME and
 explicit padding (src/models/padding.py):
 - `conv3d_onednn.cc`: the 3-D convolution (forward and both gradients) through MindSpore's own oneDNN,
   with the weights in the layout oneDNN prefers, so that its AVX-512 kernels run (2.3-2.5x faster than
-  MindSpore's Conv3D, which has to run capped at AVX2);
+  MindSpore's Conv3D, which has to run capped at AVX2); and, for inference, the convolution followed by its
+  BatchNorm, residual add and ReLU in one call (`conv3d_bn_ops`, used by layers.conv_bn);
 - `max_pool3d_grad.cc`: the max-pool gradient (6-9x faster than MindSpore's MaxPool3DGrad).
 
 The oneDNN ISA is one setting per process, read when oneDNN creates its first primitive. `import src` caps
