@@ -290,10 +290,9 @@ int BnForwardCheck(int nparam, int *ndims, int64_t **shapes, const char **dtypes
   return geometry_index;
 }
 
-// x, w, dy/y, result pointers by pass (kForward also serves Conv3dBnForward: `bn_forward`); shapes as MindSpore
-// passes them.
-int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
-        bool bn_forward = false) {
+// x, w, dy/y, result pointers by pass (kInference: Conv3dBnForward's); shapes as MindSpore passes them.
+int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes) {
+  const bool bn_forward = pass == kInference;
   int geometry_index;
   if (bn_forward) {
     geometry_index = BnForwardCheck(nparam, ndims, shapes, dtypes);
@@ -389,7 +388,7 @@ extern "C" int Conv3dForward(int nparam, void **params, int *ndims, int64_t **sh
 
 extern "C" int Conv3dBnForward(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
                                void *stream, void *extra) {
-  return Run(kInference, nparam, params, ndims, shapes, dtypes, /*bn_forward=*/true);
+  return Run(kInference, nparam, params, ndims, shapes, dtypes);
 }
 
 extern "C" int Conv3dBackwardData(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
