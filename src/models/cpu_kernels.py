@@ -78,6 +78,7 @@ def onednn_link_flags():
 
 
 CONVOLUTION_SOURCE = "conv3d_onednn.cc"
+CONVOLUTION_FALLBACK = "convolutions use MindSpore's Conv3D (capped at AVX2)"  # said once if it cannot be built
 LINK_FLAGS = {CONVOLUTION_SOURCE: onednn_link_flags}
 
 
@@ -249,7 +250,7 @@ def conv3d_ops(stride, padding):
     """
     if not kernels_enabled():
         return None
-    library = kernel_library(CONVOLUTION_SOURCE, "convolutions use MindSpore's Conv3D (capped at AVX2)")
+    library = kernel_library(CONVOLUTION_SOURCE, CONVOLUTION_FALLBACK)
     if library is None:
         return None
     lift_isa_cap_for_kernels()
@@ -291,27 +292,24 @@ def conv3d_bn_ops(stride, padding):
     forward = conv3d_ops(stride, padding)
     if forward is None:
         return None
-    library = kernel_library(CONVOLUTION_SOURCE, "")
+    library = kernel_library(CONVOLUTION_SOURCE, CONVOLUTION_FALLBACK)  # built already: conv3d_ops has it
     like_x, like_w = _conv3d_backward_ops(library, stride, padding)
     channel_axes = (0, 2, 3, 4)
 
-    def output_gradients(scale, relu, out, dout):
-        # dout through the ReLU (where it is on), then d/dscale needs conv(x, w), d/dshift and d/dresidual not
-        passed = ops.logical_or(out > 0, relu[0] == 0)
-        g = ops.select(passed, dout, ops.zeros_like(dout))
-        return g, g * scale.reshape(1, -1, 1, 1, 1)
+    def gradients(x, w, scale, geometry, relu, out, dout):
+        """dx, dw, dscale, dshift, dresidual: dout through the ReLU where it is on; d/dscale needs conv(x, w)."""
+        g = ops.select(ops.logical_or(out > 0, relu[0] == 0), dout, ops.zeros_like(dout))
+        dconv = g * scale.reshape(1, -1, 1, 1, 1)
+        d_scale = (g * forward(x, w, geometry)).sum(axis=channel_axes)
+        return like_x(x, w, dconv, geometry), like_w(x, w, dconv, geometry), d_scale, g.sum(axis=channel_axes), g
 
     def bprop(x, w, scale, shift, geometry, relu, out, dout):
-        g, dconv = output_gradients(scale, relu, out, dout)
-        d_scale = (g * forward(x, w, geometry)).sum(axis=channel_axes)
-        return (like_x(x, w, dconv, geometry), like_w(x, w, dconv, geometry), d_scale, g.sum(axis=channel_axes),
-                ops.zeros_like(geometry), ops.zeros_like(relu))
+        dx, dw, d_scale, d_shift, _ = gradients(x, w, scale, geometry, relu, out, dout)
+        return dx, dw, d_scale, d_shift, ops.zeros_like(geometry), ops.zeros_like(relu)
 
     def bprop_residual(x, w, scale, shift, residual, geometry, relu, out, dout):
-        g, dconv = output_gradients(scale, relu, out, dout)
-        d_scale = (g * forward(x, w, geometry)).sum(axis=channel_axes)
-        return (like_x(x, w, dconv, geometry), like_w(x, w, dconv, geometry), d_scale, g.sum(axis=channel_axes), g,
-                ops.zeros_like(geometry), ops.zeros_like(relu))
+        dx, dw, d_scale, d_shift, d_residual = gradients(x, w, scale, geometry, relu, out, dout)
+        return dx, dw, d_scale, d_shift, d_residual, ops.zeros_like(geometry), ops.zeros_like(relu)
 
     def infer_shape(x, w, *rest):
         return conv3d_output_shape(x, w, stride, padding)

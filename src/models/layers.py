@@ -11,11 +11,6 @@ from .cpu_kernels import require_capped_onednn
 from .padding import SAME, kernel_pads, mindspore_pads, output_shape, parse_padding, triple
 from .padding import tf_same_output_size, tf_same_padding  # noqa: F401  (part of this module's API)
 
-def as_float32(x):
-    """x for the float32 C++ kernels: cast only when it is not float32 already (AMP; a cast to its own type may
-    cost a copy in graph mode)."""
-    return x if x.dtype == ms.float32 else x.astype(ms.float32)
-
 
 NEG_INF = float("-inf")  # a constant, not float("-inf") in construct: graph mode would run that call in Python
 
@@ -94,13 +89,15 @@ class Conv3dCpu(Conv3d):
 
     def fused(self, x, scale, shift, residual, relu):
         """relu?(self(x) * scale + shift [+ residual]) in one kernel call (see conv_bn)."""
-        args = (as_float32(x), as_float32(self.weight), as_float32(scale), as_float32(shift))
-        relu = self.relu_on if relu else self.relu_off
+        # float32 as the plain forward (see construct)
+        args = (x.astype(ms.float32), self.weight.astype(ms.float32), scale.astype(ms.float32),
+                shift.astype(ms.float32))
+        relu_flag = self.relu_on if relu else self.relu_off
         if residual is None:
-            y = self.bn_op(*args, self.geometry, relu)
+            y = self.bn_op(*args, self.geometry, relu_flag)
         else:
-            y = self.bn_residual_op(*args, as_float32(residual), self.geometry, relu)
-        return y if x.dtype == ms.float32 else y.astype(x.dtype)
+            y = self.bn_residual_op(*args, residual.astype(ms.float32), self.geometry, relu_flag)
+        return y.astype(x.dtype)
 
     def construct(self, x):
         if self.exporting:

@@ -49,7 +49,7 @@ class ProjectionShortcut(nn.SequentialCell):
         super().__init__([conv3d(in_channels, out_channels, 1, stride), batch_norm(out_channels)])
 
     def construct(self, x):
-        return layers.conv_bn(self.cell_list[0], self.cell_list[1], x)
+        return conv_bn(self.cell_list[0], self.cell_list[1], x)
 
 
 class ZeroPadShortcut(nn.Cell):

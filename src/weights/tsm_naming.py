@@ -88,10 +88,12 @@ class TsmNamingScheme:
 
 
 MIT_HAN_LAB = TsmNamingScheme(
-    name="mit_han_lab", block_prefix="module.base_model.", marker="module.base_model.conv1.weight", to_theirs=lambda n: _mit_han_lab(n, "module."),
+    name="mit_han_lab", block_prefix="module.base_model.", marker="module.base_model.conv1.weight",
+    to_theirs=lambda n: _mit_han_lab(n, "module."),
     description="mit-han-lab/temporal-shift-module DataParallel checkpoint (TSM_*_resnet50_shift8_*.pth)")
 MIT_HAN_LAB_BARE = TsmNamingScheme(
-    name="mit_han_lab_bare", block_prefix="base_model.", marker="base_model.conv1.weight", to_theirs=lambda n: _mit_han_lab(n, ""),
+    name="mit_han_lab_bare", block_prefix="base_model.", marker="base_model.conv1.weight",
+    to_theirs=lambda n: _mit_han_lab(n, ""),
     description="mit-han-lab/temporal-shift-module TSN state dict saved without DataParallel")
 MMACTION2 = TsmNamingScheme(
     name="mmaction2", block_prefix="backbone.", marker="backbone.conv1.conv.weight", to_theirs=_mmaction2,
@@ -100,6 +102,7 @@ TORCHVISION = TsmNamingScheme(
     name="torchvision", block_prefix="", marker="conv1.weight", to_theirs=lambda n: n,
     description="torchvision ImageNet ResNet state dict (resnet50-*.pth)")
 TSM_SCHEMES = {s.name: s for s in (MIT_HAN_LAB, MIT_HAN_LAB_BARE, MMACTION2, TORCHVISION)}
+
 
 def _network_arguments(state, scheme, source_name):
     """The registered depth, classes and input channels the weights determine, and a note when the file's
