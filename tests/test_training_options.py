@@ -11,6 +11,7 @@ from src.factory import (classifier_lr_multipliers, create_lr_schedule, create_m
                          freeze_batch_norms)
 from src.models import default_cfg, list_models, registry
 from src.models.batch_norm import FlatBatchNorm3d
+from src.training import optimizer as optimizer_module
 from src.training import partial_bn
 from src.training.partial_bn import batch_norms, frame_wise_prefixes
 from src.training.trainer import build_train_step
@@ -261,3 +262,39 @@ def test_fc_lr5_refuses_a_classifier_that_is_not_trained():
     with pytest.raises(ValueError, match=r"\(fc_lr5\) for parameters that are not trained: \['fc.bias', "
                                          r"'fc.weight'\]; check finetune_prefixes"):
         create_optimizer("sgd", net.trainable_params(), 0.1, lr_multipliers=classifier_lr_multipliers("resnet3d_10"))
+
+
+@pytest.mark.parametrize("weight_decay,loss_scale,fc_lr5", [(0.0, 1.0, False), (0.1, 1.0, False), (0.1, 1.0, True),
+                                                        (0.1, 8.0, True)])
+def test_sgd_updates_equal_nn_momentum_bit_for_bit(weight_decay, loss_scale, fc_lr5):
+    """create_optimizer("sgd") decays each parameter when its gradient is there where nn.Momentum decays them all at
+    the start: three steps on a learning-rate schedule leave the same weights and moments, with and without weight
+    decay and fc_lr5, and under a loss scale."""
+    schedule = np.linspace(0.05, 0.1, 3).astype(np.float32)
+    multipliers = classifier_lr_multipliers("resnet3d_10") if fc_lr5 else {}
+    states = []
+    for kind in ("create_optimizer", "nn.Momentum"):
+        ms.set_seed(7)
+        net = small("resnet3d_10")
+        initial = {p.name: p.asnumpy().copy() for p in net.trainable_params()}
+        if kind == "create_optimizer":
+            optimizer = create_optimizer("sgd", net.trainable_params(), schedule, momentum=0.9,
+                                         weight_decay=weight_decay, loss_scale=loss_scale, lr_multipliers=multipliers)
+            assert isinstance(optimizer, optimizer_module.Momentum)
+            decayed = [not p.name.endswith((".gamma", ".beta", ".bias")) and weight_decay > 0 for p in optimizer.params]
+            assert optimizer.decayed == tuple(decayed) and (any(decayed) or not weight_decay)
+        else:
+            groups = optimizer_module._parameter_groups(net.trainable_params(), weight_decay, schedule, multipliers)
+            optimizer = nn.Momentum(groups, learning_rate=ms.Tensor(schedule), momentum=0.9, loss_scale=loss_scale)
+        step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True,
+                                                                                         reduction="mean")),
+                                   optimizer, sens=loss_scale)
+        step.set_train(True)
+        for seed in range(3):
+            step(clips(seed), ms.Tensor(LABELS))
+        states.append({p.name: p.asnumpy() for p in step.get_parameters()})
+    ours, reference = states
+    assert sorted(ours) == sorted(reference)
+    assert [name for name in ours if not np.array_equal(ours[name], reference[name])] == []
+    moved = [name for name in initial if not np.allclose(ours[name], initial[name])]
+    assert len(moved) == len(initial)
