@@ -122,11 +122,13 @@ def test_batch_statistics_in_eval_mode_stay_batch_statistics(pynative):
     np.testing.assert_allclose(y.mean(axis=(0, 2, 3, 4)), cell.bn.beta.asnumpy(), atol=1e-4)
 
 
-@pytest.mark.parametrize("relu, residual", [(True, True), (True, False), (False, True)])
-def test_gradients_through_the_fused_kernel_equal_the_cells(pynative, relu, residual):
+@pytest.mark.parametrize("mode", [ms.PYNATIVE_MODE, ms.GRAPH_MODE])
+@pytest.mark.parametrize("relu, residual", [(True, True), (True, False), (False, True), (False, False)])
+def test_gradients_through_the_fused_kernel_equal_the_cells(relu, residual, mode):
     """A network differentiated in eval mode (saliency; fine-tuning with every BatchNorm frozen in eval mode)
     goes through the fused kernel: its gradient must be the unfused one, for the input, the residual, the
     convolution's weight and bias, the BatchNorm's gamma and beta (none for its moving statistics)."""
+    ms.set_context(mode=mode)  # tests start in graph mode (conftest)
     cell = randomised(ConvBn(8, 16, (3, 3, 3), (1, 2, 2), relu, residual, has_bias=True), seed=3)
     cell.set_train(False)
     x, r = inputs(cell, (4, 9, 10), 8, seed=3)
@@ -137,16 +139,16 @@ def test_gradients_through_the_fused_kernel_equal_the_cells(pynative, relu, resi
     probe = ms.Tensor(np.random.default_rng(4).normal(size=cell(x, r).shape).astype(np.float32))
 
     class Loss(nn.Cell):
-        def __init__(self, forward):
+        def __init__(self, fused):
             super().__init__()
-            self.forward = forward
+            self.cell, self.fused = cell, fused
 
         def construct(self, x, r):
-            return (self.forward(x, r) * probe).sum()
+            return ((self.cell(x, r) if self.fused else one_by_one(self.cell, x, r)) * probe).sum()
 
     grad = ops.GradOperation(get_all=True, get_by_list=True)
-    fused = grad(Loss(cell), weights)(x, r)
-    reference = grad(Loss(lambda x, r: one_by_one(cell, x, r)), weights)(x, r)
+    fused = grad(Loss(True), weights)(x, r)
+    reference = grad(Loss(False), weights)(x, r)
     (dx, dr), dparams = fused
     (dx_ref, dr_ref), dparams_ref = reference
     assert rel_l2(dx.asnumpy(), dx_ref.asnumpy()) < 1e-5
@@ -188,3 +190,36 @@ def test_every_backbone_block_is_fused_in_inference(monkeypatch):
             ran.clear()
     finally:
         ms.set_context(mode=mode)
+
+
+def test_a_whole_network_differentiated_in_eval_mode_in_graph_mode(monkeypatch):
+    """Graph mode, a 3D-ResNet in eval mode: blocks with and without the residual add share a geometry, and each
+    fused op keeps its own gradient (once, both got the first one's and compilation failed). The gradients of the
+    input and of every weight equal those of the cells one by one."""
+    from src.factory import create_model
+    ms.set_context(mode=ms.GRAPH_MODE)
+    x = ms.Tensor(np.random.default_rng(6).uniform(-1, 1, (2, 3, 4, 16, 16)).astype(np.float32))
+    grads = []
+    for fusable in (True, False):
+        monkeypatch.setattr(layers.Conv3dCpu, "fusable", fusable)
+        ms.set_seed(6)
+        net = randomised(create_model("resnet3d_10", num_classes=5, model_args={"widen_factor": 0.25}), seed=6)
+        net.set_train(False)
+        weights = ms.ParameterTuple(net.trainable_params())
+        grad = ops.GradOperation(get_all=True, get_by_list=True)
+
+        class Score(nn.Cell):
+            def __init__(self):
+                super().__init__()
+                self.net = net
+
+            def construct(self, x):
+                return (self.net(x) * ms.Tensor(np.arange(1.0, 6.0, dtype=np.float32))).sum()
+
+        (dx,), dweights = grad(Score(), weights)(x)
+        grads.append([dx.asnumpy()] + [g.asnumpy() for g in dweights])
+    fused, reference = grads
+    assert len(fused) == len(reference) > 20
+    for i, (got, expected) in enumerate(zip(fused, reference)):
+        assert np.abs(expected).max() > 0, i
+        assert rel_l2(got, expected) < 1e-5, i

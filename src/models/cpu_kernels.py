@@ -315,10 +315,12 @@ def conv3d_bn_ops(stride, padding):
         return conv3d_output_shape(x, w, stride, padding)
 
     built = []
-    for gradient in (bprop, bprop_residual):
+    for residual, gradient in ((False, bprop), (True, bprop_residual)):
         op = ops.Custom(f"{library}:Conv3dBnForward", out_shape=infer_shape, out_dtype=_first, func_type="aot",
                         bprop=gradient)
         op.add_prim_attr("geometry", tuple(convolution_geometry(stride, padding)))  # see conv3d_ops
+        # the two ops differ by their inputs only: graph mode would give both the gradient of the first one built
+        op.add_prim_attr("residual", residual)
         built.append(op)
     return tuple(built)
 
