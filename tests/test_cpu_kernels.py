@@ -14,7 +14,7 @@ from mindspore import nn, ops
 
 from src.models import cpu_kernels
 from src.models.layers import Conv3dCpu, MaxPool3d, _MaxPool3dCpuGrad, conv3d, max_pool3d
-from src.models.padding import mindspore_pads, parse_padding
+from src.models.padding import mindspore_pads, parse_padding, triple
 
 SOURCE = "max_pool3d_grad.cc"
 
@@ -132,14 +132,15 @@ def _forward_and_gradients(conv, x, dy):
     return conv(ms.Tensor(x)).asnumpy(), dx.asnumpy(), dw.asnumpy()
 
 
-def _assert_conv_equals_mindspore(kernel, stride, padding, spatial, seed=0):
+def _assert_conv_equals_mindspore(kernel, stride, padding, spatial, seed=0, batch=2, channels=(3, 4)):
     """The C++ convolution against MindSpore's nn.Conv3d(pad_mode='pad') with the same weights: output and
     both gradients. In this capped session both run oneDNN's AVX2 kernels."""
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((2, 3, *spatial)).astype(np.float32)
-    ours = conv3d(3, 4, kernel, stride, padding=padding)
+    x = rng.standard_normal((batch, channels[0], *spatial)).astype(np.float32)
+    ours = conv3d(*channels, kernel, stride, padding=padding)
     assert isinstance(ours, Conv3dCpu)
-    theirs = nn.Conv3d(3, 4, kernel, stride=stride, pad_mode="pad", padding=mindspore_pads(parse_padding(padding)))
+    theirs = nn.Conv3d(*channels, kernel, stride=stride, pad_mode="pad",
+                       padding=mindspore_pads(parse_padding(padding)))
     theirs.weight.set_data(ours.weight.data)
     dy = rng.standard_normal(theirs(ms.Tensor(x)).shape).astype(np.float32)
     expected = _forward_and_gradients(theirs, x, dy)
@@ -305,3 +306,58 @@ def test_uncapped_process_runs_avx512_convolutions_accurately(kinetics_rgb_ckpt,
     assert np.median(kernels) <= 2 * np.median(baseline) and kernels.max() <= 2 * baseline.max(), (
         np.median(kernels), kernels.max(), np.median(baseline), baseline.max())
     assert kernels.max() < 0.05
+
+
+PARTS_CHILD = r"""
+import json, sys
+sys.path.insert(0, {root!r})
+import src
+import mindspore as ms, numpy as np
+from mindspore import nn, ops
+from src.models import cpu_kernels
+from src.models.layers import Conv3dCpu, conv3d
+ms.set_device("CPU"); ms.set_context(mode=ms.GRAPH_MODE)
+data = np.load({inputs!r})
+x, w, dy = data["x"], data["w"], data["dy"]
+conv = conv3d(x.shape[1], w.shape[0], w.shape[2:], {stride!r}, padding={padding!r})
+assert isinstance(conv, Conv3dCpu)
+conv.weight.set_data(ms.Tensor(w))
+grad = ops.GradOperation(get_all=True, get_by_list=True, sens_param=True)
+(dx,), (dw,) = grad(conv, ms.ParameterTuple([conv.weight]))(ms.Tensor(x), ms.Tensor(dy))
+np.savez({outputs!r}, y=conv(ms.Tensor(x)).asnumpy(), dx=dx.asnumpy(), dw=dw.asnumpy())
+parts = [cpu_kernels.conv3d_batch_part(i, x.shape, w.shape, {stride!r}, {padding!r}) for i in (0, 1)]
+print("RESULT" + json.dumps({{"parts": parts, "isa": cpu_kernels.effective_onednn_isa()}}))
+"""
+
+
+@pytest.mark.skipif(not _cpu_has_avx512(), reason="oneDNN's NCDHW wrapper (large scratchpads) runs above AVX2 only")
+@pytest.mark.parametrize("batch, channels, kernel, stride, padding, spatial", [
+    (8, (3, 64), (7, 7, 7), (1, 2, 2), 3, (8, 112, 112)),   # a 3D-ResNet stem at batch 8
+    (6, (16, 16), (3, 3, 3), (1, 1, 1), 1, (8, 96, 96))])   # a batch whose parts are not a power of two
+def test_a_large_batch_runs_in_parts_and_gives_the_same_values(tmp_path, batch, channels, kernel, stride, padding,
+                                                               spatial):
+    """In an uncapped process (as train.py and eval.py run) a convolution whose oneDNN scratchpad would be large
+    runs its forward and backward-data passes a part of the batch at a time (kernels/conv3d_onednn.cc BatchPart,
+    which lowers the forward's peak memory): output and both gradients equal MindSpore's Conv3D's."""
+    from conftest import ROOT
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((batch, channels[0], *spatial)).astype(np.float32)
+    reference = nn.Conv3d(*channels, kernel, stride=stride, pad_mode="pad", padding=padding)
+    w = rng.standard_normal(reference.weight.shape).astype(np.float32) * 0.05
+    reference.weight.set_data(ms.Tensor(w))
+    dy = rng.standard_normal(reference(ms.Tensor(x)).shape).astype(np.float32)
+    expected = _forward_and_gradients(reference, x, dy)
+    np.savez(tmp_path / "inputs.npz", x=x, w=w, dy=dy)
+    code = PARTS_CHILD.format(root=ROOT, inputs=str(tmp_path / "inputs.npz"), outputs=str(tmp_path / "out.npz"),
+                              stride=stride, padding=padding)
+    env = {k: v for k, v in os.environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", "I3D_CPU_KERNELS")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT")[-1])
+    assert result["isa"] > cpu_kernels.DNNL_CPU_ISA_AVX2
+    assert all(part < batch and batch % part == 0 for part in result["parts"]), result["parts"]
+    got = np.load(tmp_path / "out.npz")
+    # the weight gradient (not split) sums over ~10^5 positions per weight, in another order than AVX2's
+    for name, e, tolerance in zip(("y", "dx", "dw"), expected, (1e-6, 1e-6, 2e-5)):
+        assert got[name].shape == e.shape, name
+        assert np.linalg.norm(got[name] - e) / np.linalg.norm(e) < tolerance, name

@@ -325,14 +325,30 @@ def conv3d_bn_ops(stride, padding):
     return tuple(built)
 
 
+def _problem_arguments(src_shape, weight_shape, stride, padding):
+    geometry = convolution_geometry(stride, parse_padding(padding))
+    arrays = [np.ascontiguousarray(v, np.int64) for v in (src_shape, weight_shape, geometry)]
+    return arrays, [a.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)) for a in arrays]
+
+
+def conv3d_batch_part(pass_index, src_shape, weight_shape, stride, padding="same"):
+    """The samples at a time our forward (pass 0) or backward-data (pass 1) convolution runs a problem in: fewer
+    than the batch where oneDNN's scratchpad would be large (kernels/conv3d_onednn.cc, BatchPart)."""
+    library = ctypes.CDLL(build_kernel(CONVOLUTION_SOURCE))
+    library.Conv3dBatchPart.restype = ctypes.c_int64
+    arrays, pointers = _problem_arguments(src_shape, weight_shape, stride, padding)
+    part = library.Conv3dBatchPart(pass_index, *pointers)
+    if part < 1:
+        raise RuntimeError(f"oneDNN could not create the convolution {src_shape} * {weight_shape}")
+    return part
+
+
 def conv3d_implementation(pass_index, src_shape, weight_shape, stride, padding="same"):
     """The oneDNN implementation our convolution uses for a problem (for benchmarks and tests); `padding` as
     the layers take it."""
     library = ctypes.CDLL(build_kernel(CONVOLUTION_SOURCE))
     out = ctypes.create_string_buffer(256)
-    geometry = convolution_geometry(stride, parse_padding(padding))
-    arrays = [np.ascontiguousarray(v, np.int64) for v in (src_shape, weight_shape, geometry)]
-    pointers = [a.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)) for a in arrays]
+    arrays, pointers = _problem_arguments(src_shape, weight_shape, stride, padding)
     status = library.Conv3dImplementation(pass_index, *pointers, out, 256)
     if status != 0:
         raise RuntimeError(f"oneDNN could not create the convolution {src_shape} * {weight_shape} with stride "

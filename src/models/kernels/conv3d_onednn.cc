@@ -233,6 +233,22 @@ const Compiled &Lookup(const Problem &p) {
   return *entry;
 }
 
+// oneDNN's NCDHW wrapper keeps channels-last copies of the whole input and output in its scratchpad: at a 3D-ResNet
+// stem at batch 8 that is 122 MB on top of the tensors themselves, the forward pass's peak (benchmarks/NOTES.md).
+// Above this size the forward and backward-data passes run a batch at a time in equal parts (the weights
+// reordered once): the scratchpad shrinks with the part. The backward-weights pass sums over the batch, and stays.
+constexpr size_t kScratchpadChunkBytes = size_t{32} << 20;
+
+// The samples per part: the largest divisor of the batch whose share of the scratchpad fits kScratchpadChunkBytes
+// (1 if none); the whole batch when it fits.
+int64_t BatchPart(int64_t batch, size_t scratchpad_bytes) {
+  if (scratchpad_bytes <= kScratchpadChunkBytes) return batch;
+  for (int64_t part = batch - 1; part > 1; --part) {
+    if (batch % part == 0 && scratchpad_bytes / batch * part <= kScratchpadChunkBytes) return part;
+  }
+  return 1;
+}
+
 struct Buffer {
   explicit Buffer(size_t bytes) : data(bytes ? std::aligned_alloc(64, (bytes + 63) / 64 * 64) : nullptr) {}
   ~Buffer() { std::free(data); }
@@ -324,7 +340,15 @@ int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, cons
     return 1;
   }
   try {
-    const Compiled &c = Lookup(p);
+    const Compiled *whole = &Lookup(p);
+    const int64_t batch = p.src[0];
+    const int64_t part = pass == kBackwardWeights ? batch : BatchPart(batch, whole->scratchpad_bytes);
+    Problem part_problem = p;
+    part_problem.src[0] = part_problem.dst[0] = part;
+    const Compiled &c = part == batch ? *whole : Lookup(part_problem);
+    // floats of one part of the input and of the output (NCDHW: samples are contiguous)
+    const int64_t src_part = part * p.src[1] * p.src[2] * p.src[3] * p.src[4];
+    const int64_t dst_part = part * p.dst[1] * p.dst[2] * p.dst[3] * p.dst[4];
     Threadpool pool(i3d::UsableCpus());
     dnnl_stream_t stream;
     CHECK_DNNL(dnnl_threadpool_interop_stream_create(&stream, c.engine, &pool));
@@ -339,18 +363,20 @@ int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, cons
     void *user_weights = pass == kBackwardWeights ? params[4] : params[1];
     Memory plain_weights(c.plain_weights, c.engine, user_weights);
     Memory weights(c.weights, c.engine, c.weights_reorder ? reordered.data : user_weights);
-    if (forward) {
+    if (forward || pass == kBackwardData) {
       if (c.weights_reorder)
         Execute(c.weights_reorder, stream, {{DNNL_ARG_FROM, plain_weights.handle}, {DNNL_ARG_TO, weights.handle}});
-      Memory src(src_md, c.engine, params[0]), dst(dst_md, c.engine, params[y_index]);
-      Execute(c.conv, stream, {{DNNL_ARG_SRC, src.handle}, {DNNL_ARG_WEIGHTS, weights.handle},
-                               {DNNL_ARG_DST, dst.handle}, {DNNL_ARG_SCRATCHPAD, scratchpad.handle}});
-    } else if (pass == kBackwardData) {
-      if (c.weights_reorder)
-        Execute(c.weights_reorder, stream, {{DNNL_ARG_FROM, plain_weights.handle}, {DNNL_ARG_TO, weights.handle}});
-      Memory diff_src(src_md, c.engine, params[4]), diff_dst(dst_md, c.engine, params[2]);
-      Execute(c.conv, stream, {{DNNL_ARG_DIFF_DST, diff_dst.handle}, {DNNL_ARG_WEIGHTS, weights.handle},
-                               {DNNL_ARG_DIFF_SRC, diff_src.handle}, {DNNL_ARG_SCRATCHPAD, scratchpad.handle}});
+      // forward: x -> y; backward data: dy -> dx
+      auto *src_data = static_cast<float *>(params[forward ? 0 : 4]);
+      auto *dst_data = static_cast<float *>(params[forward ? y_index : 2]);
+      const int src_arg = forward ? DNNL_ARG_SRC : DNNL_ARG_DIFF_SRC;
+      const int dst_arg = forward ? DNNL_ARG_DST : DNNL_ARG_DIFF_DST;
+      for (int64_t k = 0; k < batch / part; ++k) {
+        Memory src(src_md, c.engine, src_data + k * src_part), dst(dst_md, c.engine, dst_data + k * dst_part);
+        Execute(c.conv, stream, {{src_arg, src.handle}, {DNNL_ARG_WEIGHTS, weights.handle},
+                                 {dst_arg, dst.handle}, {DNNL_ARG_SCRATCHPAD, scratchpad.handle}});
+        CHECK_DNNL(dnnl_stream_wait(stream));  // the scratchpad is reused by the next part
+      }
     } else {
       Buffer src_buffer(c.src_bytes), dst_buffer(c.dst_bytes);
       Memory plain_src(c.plain_src, c.engine, params[0]), plain_dst(c.plain_dst, c.engine, params[2]);
@@ -415,4 +441,16 @@ extern "C" int Conv3dImplementation(int pass, const int64_t *src, const int64_t 
     return 2;
   }
   return 0;
+}
+
+// The samples per part the forward (pass 0) or backward-data (pass 1) convolution of a problem runs in (see
+// BatchPart), -1 when oneDNN cannot create it (tests check that a large stem is split).
+extern "C" int64_t Conv3dBatchPart(int pass, const int64_t *src, const int64_t *wei, const int64_t *geometry) {
+  const Problem p = MakeProblem(static_cast<Pass>(pass), src, wei, geometry);
+  if (!Valid(p) || pass == kBackwardWeights) return -1;
+  try {
+    return BatchPart(p.src[0], Lookup(p).scratchpad_bytes);
+  } catch (const OnednnError &error) {
+    return -1;
+  }
 }
