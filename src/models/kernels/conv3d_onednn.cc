@@ -22,6 +22,7 @@
 // OD = floor((D + pad before + pad after - KD) / stride) + 1 (ceil(D / stride) for SAME), and so on.
 // Return codes: 0 success, 1 bad arguments, 2 a oneDNN call failed (its status is printed to stderr).
 #include <dnnl.h>
+#include <sys/mman.h>
 #include <dnnl_threadpool.h>
 #include <oneapi/dnnl/dnnl_threadpool_iface.hpp>
 
@@ -33,6 +34,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <new>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -249,10 +251,86 @@ int64_t BatchPart(int64_t batch, size_t scratchpad_bytes) {
   return 1;
 }
 
+// Working memory of the kernels: large blocks are mapped by us and kept for reuse in a small pool, bounded by
+// kPoolBytes. malloc keeps such blocks too once its adaptive threshold has risen (up to 32 MB), but without a bound:
+// with a split batch (BatchPart) that held +150-270 MB at a training step's peak; mapping and unmapping each call
+// instead costs its page faults, +10 % on a 3D-ResNet-18 training step (benchmarks/NOTES.md, attempt 11).
+constexpr size_t kMappedBytes = size_t{1} << 20;  // smaller blocks: malloc
+constexpr size_t kPoolBytes = size_t{160} << 20;  // free blocks kept, at most
+
+class BlockPool {
+ public:
+  // A block of at least `bytes` (up to twice that, to reuse one that fits), and its size.
+  void *Take(size_t bytes, size_t *size) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto best = free_.end();
+      for (auto it = free_.begin(); it != free_.end(); ++it) {
+        if (it->first >= bytes && it->first <= 2 * bytes && (best == free_.end() || it->first < best->first)) best = it;
+      }
+      if (best != free_.end()) {
+        *size = best->first;
+        void *block = best->second;
+        kept_ -= best->first;
+        free_.erase(best);
+        return block;
+      }
+    }
+    void *block = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (block == MAP_FAILED) throw std::bad_alloc();
+    *size = bytes;
+    return block;
+  }
+  // Back to the pool; the oldest free blocks are unmapped while more than kPoolBytes are kept.
+  void Give(void *block, size_t size) {
+    std::vector<std::pair<size_t, void *>> unmap;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      free_.emplace_back(size, block);
+      kept_ += size;
+      while (kept_ > kPoolBytes) {
+        unmap.push_back(free_.front());
+        kept_ -= free_.front().first;
+        free_.erase(free_.begin());
+      }
+    }
+    for (auto &old : unmap) munmap(old.second, old.first);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::pair<size_t, void *>> free_;  // oldest first
+  size_t kept_ = 0;
+};
+
+BlockPool &Pool() {
+  static BlockPool *pool = new BlockPool;  // never destroyed: calls may run while the process exits
+  return *pool;
+}
+
 struct Buffer {
-  explicit Buffer(size_t bytes) : data(bytes ? std::aligned_alloc(64, (bytes + 63) / 64 * 64) : nullptr) {}
-  ~Buffer() { std::free(data); }
-  void *data;
+  explicit Buffer(size_t bytes) {
+    const size_t rounded = (bytes + 4095) / 4096 * 4096;
+    if (rounded >= kMappedBytes) {
+      data = Pool().Take(rounded, &size);
+      pooled = true;
+    } else if (bytes) {
+      data = std::aligned_alloc(64, rounded);
+      if (!data) throw std::bad_alloc();
+    }
+  }
+  ~Buffer() {
+    if (pooled) {
+      Pool().Give(data, size);
+    } else {
+      std::free(data);
+    }
+  }
+  Buffer(const Buffer &) = delete;
+  Buffer &operator=(const Buffer &) = delete;
+  void *data = nullptr;
+  size_t size = 0;
+  bool pooled = false;
 };
 
 struct Memory {
@@ -400,6 +478,9 @@ int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, cons
   } catch (const OnednnError &error) {
     std::fprintf(stderr, "conv3d_onednn: %s failed with oneDNN status %d\n", error.call,
                  static_cast<int>(error.status));
+    return 2;
+  } catch (const std::bad_alloc &) {
+    std::fprintf(stderr, "conv3d_onednn pass %d: out of memory for its working buffers\n", static_cast<int>(pass));
     return 2;
   }
   return 0;
