@@ -34,8 +34,6 @@ def _parameter_groups(params, weight_decay, lr, lr_multipliers):
 
 
 def _scaled(lr, factor):
-    if factor == 1.0:
-        return lr if isinstance(lr, float) else ms.Tensor(lr)
     return lr * factor if isinstance(lr, float) else ms.Tensor(lr * np.float32(factor))
 
 
@@ -57,9 +55,10 @@ class Momentum(nn.Momentum):
 
     Why: nn.Momentum makes weight_decay * p for EVERY parameter before the update that uses it, and since that
     depends on the weights only, MindSpore's graph runs it at once, at the start of the step: a training step
-    holds about one more copy of the weights than it needs. Measured (benchmarks/NOTES.md, P3D-199 training step at
-    1x3x16x160x160, weight decay 1e-3): peak 3,135 MB with nn.Momentum, 2,826 MB with this one (without weight
-    decay 2,537 and 2,522). The arithmetic is nn.Momentum's in the same order (the updates agree bit for bit).
+    holds about one more copy of the weights than it needs. Measured (benchmarks/NOTES.md, attempt 11; `taskset -c 0,1
+    python benchmarks/memory_probe.py --model p3d199 --shape 1,3,16,160,160`, weight decay 1e-3): peak 3,135 MB
+    with nn.Momentum, 2,826 MB with this one, 2,761 MB with the kernels' block pool since (with --weight_decay 0:
+    2,537 and 2,522). The arithmetic is nn.Momentum's in the same order (the updates agree bit for bit).
     Under a loss scale (mixed precision) nn.Momentum's own step runs.
 
     `params`: create_optimizer's parameter groups, each with its "lr" and "weight_decay".

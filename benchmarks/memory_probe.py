@@ -1,0 +1,66 @@
+"""MindSpore alone: resident and peak memory at each stage of one process, and the step time, for one model.
+
+    python benchmarks/memory_probe.py --model p3d199 --shape 1,3,16,160,160 --what train_step [--weight_decay 0]
+    python benchmarks/memory_probe.py --model resnet3d_18 --shape 8,3,16,112,112 --what forward
+
+Where speed.py gives one peak per framework, this prints where the memory goes (after importing MindSpore and src,
+after building, after each step: /proc/self/statm and ru_maxrss) and the median of --steps timed steps. The network,
+weights, optimizer and step are speed.py's (SGD: momentum 0.9, lr 1e-3, --weight_decay on conv/fc weights, default
+speed.py's 1e-3). Run it under `taskset -c 0,1` for the 2-core figures of benchmarks/NOTES.md (attempt 11).
+"""
+import argparse
+import os
+import resource
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def resident_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def report(stage):
+    print(f"{stage:<24} resident {resident_mb():7.0f} MB   peak {peak_mb():7.0f} MB", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--shape", required=True, help="B,C,T,H,W")
+    parser.add_argument("--what", choices=("forward", "train_step"), default="train_step")
+    parser.add_argument("--weight_decay", type=float, default=None, help="SGD weight decay (default speed.py's)")
+    parser.add_argument("--steps", type=int, default=5)
+    args = parser.parse_args()
+    shape = tuple(int(v) for v in args.shape.split(","))
+    report("start")
+    import numpy as np
+    import mindspore  # noqa: F401
+    report("import mindspore")
+    import src  # noqa: F401
+    report("import src")
+    from benchmarks import speed
+    if args.weight_decay is not None:
+        speed.OPTIMIZERS["sgd"] = (speed.OPTIMIZERS["sgd"][0], args.weight_decay)
+    clips, labels = speed.make_batch(shape, 400)
+    _, step = speed.build_mindspore(args.what, "graph", shape, 400, clips, labels, model=args.model, optimizer="sgd")
+    report("built")
+    times = []
+    for i in range(args.steps + 1):  # the first one compiles
+        start = time.perf_counter()
+        step()
+        times.append(1000 * (time.perf_counter() - start))
+        report(f"{args.what} {i}")
+    print(f"{args.model} {args.what} {args.shape}: median {np.median(times[1:]):.0f} ms of {args.steps}, "
+          f"peak {peak_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
