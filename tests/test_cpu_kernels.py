@@ -160,6 +160,24 @@ def test_explicit_padding_convolution_equals_mindspore_conv3d(kernel, stride, pa
     _assert_conv_equals_mindspore(kernel, stride, padding, spatial)
 
 
+# Inputs shorter than the kernel along an axis, as a 3D-ResNet's layer3-4 (depth 2 and 1) and P3D's temporal
+# convolutions: the backward-weights pass leaves out the taps that only meet padding, or copies the padding into
+# src (kernels/conv3d_onednn.cc CompileBackwardWeights); the left-out taps' gradient must come out 0.
+SHORT_AXES = [
+    (3, 1, 1, (1, 4, 4)),                      # depth 1: only the middle depth tap meets the input
+    (3, 2, 1, (2, 7, 7)),                      # strided, depth 2 -> 1: the first depth tap left out
+    (3, 1, ((2, 0), (1, 1), (1, 1)), (1, 3, 3)),   # uneven pads: only the last depth tap
+    (3, 1, 1, (2, 5, 5)),                      # depth 2 < kernel 3: every tap meets the input
+    ((3, 1, 1), 1, ((1, 1), (0, 0), (0, 0)), (2, 6, 6)),   # P3D's temporal convolution at depth 2
+    (3, 1, 1, (2, 2, 3)),                      # every axis shorter than the kernel or nearly
+    (5, 1, 2, (1, 1, 6))]                      # depth and height 1 with a 5-tap kernel
+
+
+@pytest.mark.parametrize("kernel, stride, padding, spatial", SHORT_AXES)
+def test_inputs_shorter_than_the_kernel_equal_mindspore_conv3d(kernel, stride, padding, spatial):
+    _assert_conv_equals_mindspore(kernel, stride, padding, spatial, channels=(16, 16))
+
+
 def test_primitives_are_keyed_on_the_pads():
     """Three paddings with the same input, weights, stride and output shape: each needs its own oneDNN
     primitive (a cache keyed on the shapes alone would hand the second and third the first one's pads)."""
@@ -326,23 +344,20 @@ grad = ops.GradOperation(get_all=True, get_by_list=True, sens_param=True)
 (dx,), (dw,) = grad(conv, ms.ParameterTuple([conv.weight]))(ms.Tensor(x), ms.Tensor(dy))
 np.savez({outputs!r}, y=conv(ms.Tensor(x)).asnumpy(), dx=dx.asnumpy(), dw=dw.asnumpy())
 parts = [cpu_kernels.conv3d_batch_part(i, x.shape, w.shape, {stride!r}, {padding!r}) for i in (0, 1)]
-print("RESULT" + json.dumps({{"parts": parts, "isa": cpu_kernels.effective_onednn_isa()}}))
+weights_pass = cpu_kernels.conv3d_implementation(2, x.shape, w.shape, {stride!r}, {padding!r})
+print("RESULT" + json.dumps({{"parts": parts, "weights_pass": weights_pass, "isa": cpu_kernels.effective_onednn_isa()}}))
 """
 
 
-@pytest.mark.skipif(not _cpu_has_avx512(), reason="oneDNN's NCDHW wrapper (large scratchpads) runs above AVX2 only")
-@pytest.mark.parametrize("batch, channels, kernel, stride, padding, spatial", [
-    (8, (3, 64), (7, 7, 7), (1, 2, 2), 3, (8, 112, 112)),   # a 3D-ResNet stem at batch 8
-    (6, (16, 16), (3, 3, 3), (1, 1, 1), 1, (8, 96, 96))])   # a batch whose parts are not a power of two
-def test_a_large_batch_runs_in_parts_and_gives_the_same_values(tmp_path, batch, channels, kernel, stride, padding,
-                                                               spatial):
-    """In an uncapped process (as train.py and eval.py run) a convolution whose oneDNN scratchpad would be large
-    runs its forward and backward-data passes a part of the batch at a time (kernels/conv3d_onednn.cc BatchPart,
-    which lowers the forward's peak memory): output and both gradients equal MindSpore's Conv3D's."""
+def _uncapped_against_mindspore(tmp_path, batch, channels, kernel, stride, padding, spatial, seed=8):
+    """One convolution in an uncapped process (as train.py and eval.py run it) against MindSpore's Conv3D in this
+    capped one: (what the child reported, [(name, got, expected, tolerance)] for the output and both gradients)."""
     from conftest import ROOT
-    rng = np.random.default_rng(8)
+    stride = tuple(triple(stride))
+    rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, channels[0], *spatial)).astype(np.float32)
-    reference = nn.Conv3d(*channels, kernel, stride=stride, pad_mode="pad", padding=padding)
+    reference = nn.Conv3d(*channels, kernel, stride=stride, pad_mode="pad",
+                          padding=mindspore_pads(parse_padding(padding)))
     w = rng.standard_normal(reference.weight.shape).astype(np.float32) * 0.05
     reference.weight.set_data(ms.Tensor(w))
     dy = rng.standard_normal(reference(ms.Tensor(x)).shape).astype(np.float32)
@@ -355,9 +370,38 @@ def test_a_large_batch_runs_in_parts_and_gives_the_same_values(tmp_path, batch, 
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.split("RESULT")[-1])
     assert result["isa"] > cpu_kernels.DNNL_CPU_ISA_AVX2
-    assert all(part < batch and batch % part == 0 for part in result["parts"]), result["parts"]
     got = np.load(tmp_path / "out.npz")
+    return result, [(name, got[name], e) for name, e in zip(("y", "dx", "dw"), expected)]
+
+
+@pytest.mark.skipif(not _cpu_has_avx512(), reason="oneDNN's NCDHW wrapper (large scratchpads) runs above AVX2 only")
+@pytest.mark.parametrize("batch, channels, kernel, stride, padding, spatial", [
+    (8, (3, 64), (7, 7, 7), (1, 2, 2), 3, (8, 112, 112)),   # a 3D-ResNet stem at batch 8
+    (6, (16, 16), (3, 3, 3), (1, 1, 1), 1, (8, 96, 96))])   # a batch whose parts are not a power of two
+def test_a_large_batch_runs_in_parts_and_gives_the_same_values(tmp_path, batch, channels, kernel, stride, padding,
+                                                               spatial):
+    """In an uncapped process (as train.py and eval.py run) a convolution whose oneDNN scratchpad would be large
+    runs its forward and backward-data passes a part of the batch at a time (kernels/conv3d_onednn.cc BatchPart,
+    which lowers the forward's peak memory): output and both gradients equal MindSpore's Conv3D's."""
+    result, outputs = _uncapped_against_mindspore(tmp_path, batch, channels, kernel, stride, padding, spatial)
+    assert all(part < batch and batch % part == 0 for part in result["parts"]), result["parts"]
     # the weight gradient (not split) sums over ~10^5 positions per weight, in another order than AVX2's
-    for name, e, tolerance in zip(("y", "dx", "dw"), expected, (1e-6, 1e-6, 2e-5)):
-        assert got[name].shape == e.shape, name
-        assert np.linalg.norm(got[name] - e) / np.linalg.norm(e) < tolerance, name
+    for (name, got, expected), tolerance in zip(outputs, (1e-6, 1e-6, 2e-5)):
+        assert got.shape == expected.shape, name
+        assert np.linalg.norm(got - expected) / np.linalg.norm(expected) < tolerance, name
+
+
+@pytest.mark.skipif(not _cpu_has_avx512(), reason="the im2col fallback is oneDNN's choice above AVX2")
+@pytest.mark.parametrize("kernel, stride, padding, spatial", [
+    (3, 1, 1, (1, 4, 4)),                                  # a 3D-ResNet's layer4: depth 1
+    (3, 1, 1, (2, 5, 5)),                                  # layer3: depth 2
+    ((3, 1, 1), 1, ((1, 1), (0, 0), (0, 0)), (2, 6, 6))])  # P3D's temporal convolution at depth 2
+def test_inputs_shorter_than_the_kernel_get_the_direct_weights_kernel(tmp_path, kernel, stride, padding, spatial):
+    """Above AVX2, oneDNN computes the weight gradient of these with im2col + GEMM over every tap, padding
+    included (7x slower at a 3D-ResNet's layer4); with the taps that only meet padding left out, or the padding
+    copied into src, its direct kernel runs, and the values equal MindSpore's Conv3D's."""
+    result, outputs = _uncapped_against_mindspore(tmp_path, 4, (32, 32), kernel, stride, padding, spatial)
+    assert result["weights_pass"].startswith("jit:avx512"), result["weights_pass"]
+    for name, got, expected in outputs:
+        assert got.shape == expected.shape, name
+        assert np.linalg.norm(got - expected) / np.linalg.norm(expected) < 1e-5, name

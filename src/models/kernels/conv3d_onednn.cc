@@ -147,6 +147,11 @@ struct Compiled {
   dnnl_memory_desc_t plain_src = nullptr, plain_dst = nullptr;
   dnnl_primitive_t src_reorder = nullptr, dst_reorder = nullptr;
   size_t src_bytes = 0, dst_bytes = 0;
+  // ... and the problem computed may be smaller or padded (CompileBackwardWeights): `padded_src` the copy of src
+  // holds the padding (zeroed, then src reordered into `src_view`), `trimmed` the gradient of the computed taps is
+  // reordered into their place in the plain weights (`weights_view`), the others zeroed.
+  bool padded_src = false, trimmed = false;
+  dnnl_memory_desc_t src_view = nullptr, weights_view = nullptr;
 };
 
 // A reorder from `from` to `to`, or nullptr when the two layouts are the same.
@@ -174,6 +179,105 @@ dnnl_primitive_desc_t ForwardHint(dnnl_engine_t engine, const Problem &p, dnnl_m
   return pd;
 }
 
+// The taps [first, last] of a kernel axis that meet the input at some output position (tap k of output o reads
+// input o * stride - pad_before + k). The others only ever read padding: their weight gradient is zero.
+struct Taps {
+  int64_t first, last;
+};
+Taps UsedTaps(const Problem &p, int a) {
+  const int64_t size = p.src[2 + a], kernel = p.wei[2 + a], before = p.pad_before[a];
+  return {std::max<int64_t>(0, before - (p.dst[2 + a] - 1) * p.stride[a]),
+          std::min<int64_t>(kernel - 1, size - 1 + before)};
+}
+
+// Where the padding of a backward-weights problem goes: oneDNN's pads, or zeros in the copy of src.
+enum class CopiedPadding { kNone, kDepth, kAll };
+
+// The backward-weights problem computed for `p`: only the taps that meet the input (UsedTaps; the output is the
+// same), and with `copied` the padding of those axes written into a larger src, the convolution's pads then 0.
+Problem BackwardWeightsVariant(const Problem &p, CopiedPadding copied) {
+  Problem q = p;
+  for (int a = 0; a < 3; ++a) {
+    const Taps used = UsedTaps(p, a);
+    q.wei[2 + a] = used.last - used.first + 1;
+    q.pad_before[a] = p.pad_before[a] - used.first;
+    q.pad_after[a] = p.pad_after[a] - (p.wei[2 + a] - 1 - used.last);
+    if (copied == CopiedPadding::kAll || (copied == CopiedPadding::kDepth && a == 0)) {
+      q.src[2 + a] += q.pad_before[a] + q.pad_after[a];
+      q.pad_before[a] = q.pad_after[a] = 0;
+    }
+  }
+  return q;
+}
+
+// oneDNN's backward-weights primitive for `q`, activations and weights in the layouts it prefers.
+dnnl_primitive_desc_t BackwardWeightsPd(dnnl_engine_t engine, const Problem &q, const_dnnl_primitive_attr_t attr) {
+  dnnl_memory_desc_t src = PlainDesc(q.src, dnnl_ncdhw), dst = PlainDesc(q.dst, dnnl_ncdhw);
+  dnnl_memory_desc_t any_src = PlainDesc(q.src, dnnl_format_tag_any), any_dst = PlainDesc(q.dst, dnnl_format_tag_any);
+  dnnl_memory_desc_t any_weights = PlainDesc(q.wei, dnnl_format_tag_any);
+  dnnl_dims_t stride = {q.stride[0], q.stride[1], q.stride[2]}, dilation = {0, 0, 0};
+  dnnl_dims_t before = {q.pad_before[0], q.pad_before[1], q.pad_before[2]};
+  dnnl_dims_t after = {q.pad_after[0], q.pad_after[1], q.pad_after[2]};
+  dnnl_primitive_desc_t hint = ForwardHint(engine, q, src, any_weights, dst, nullptr), pd;
+  CHECK_DNNL(dnnl_convolution_backward_weights_primitive_desc_create(
+      &pd, engine, dnnl_convolution_direct, any_src, any_weights, nullptr, any_dst, stride, dilation, before, after,
+      hint, attr));
+  dnnl_primitive_desc_destroy(hint);
+  for (auto md : {src, dst, any_src, any_dst, any_weights}) dnnl_memory_desc_destroy(md);
+  return pd;
+}
+
+bool DirectKernel(const_dnnl_primitive_desc_t pd) {
+  const char *name = nullptr;
+  CHECK_DNNL(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name));
+  return std::string(name).rfind("jit:", 0) == 0;  // not "x64:gemm:jit" (im2col + GEMM), not "ref:any"
+}
+
+// The backward-weights pass. oneDNN's direct AVX-512 kernel refuses problems whose kernel is longer than the input
+// along an axis (the depth 1-2 of a 3D-ResNet's layer3-4, P3D's temporal convolutions) and falls back to im2col +
+// GEMM over every tap, padding included: 40 ms for a 3x3x3 512-channel convolution at 1x4x4 and batch 8 (45
+// GFLOP/s, benchmarks/NOTES.md attempt 12). The taps that only read padding are dropped (exact: their gradient is
+// 0), which alone suffices at depth 1; where the kernel still refuses, the padding is written into the copy of src
+// the pass makes anyway (depth first, then every axis). The first variant that gets the direct kernel is kept,
+// else the first.
+void CompileBackwardWeights(const Problem &p, const_dnnl_primitive_attr_t attr, Compiled *c) {
+  Problem q = BackwardWeightsVariant(p, CopiedPadding::kNone);
+  c->conv_pd = BackwardWeightsPd(c->engine, q, attr);
+  for (CopiedPadding copied : {CopiedPadding::kDepth, CopiedPadding::kAll}) {
+    if (DirectKernel(c->conv_pd)) break;
+    const Problem padded = BackwardWeightsVariant(p, copied);
+    dnnl_primitive_desc_t pd = BackwardWeightsPd(c->engine, padded, attr);
+    if (DirectKernel(pd)) {
+      dnnl_primitive_desc_destroy(c->conv_pd);
+      c->conv_pd = pd;
+      q = padded;
+    } else {
+      dnnl_primitive_desc_destroy(pd);
+    }
+  }
+  c->trimmed = q.wei != p.wei;
+  c->padded_src = q.src != p.src;
+  if (c->trimmed) {  // the computed taps within the plain weights
+    dnnl_dims_t taps = {q.wei[0], q.wei[1], q.wei[2], q.wei[3], q.wei[4]};
+    dnnl_dims_t first = {0, 0, UsedTaps(p, 0).first, UsedTaps(p, 1).first, UsedTaps(p, 2).first};
+    CHECK_DNNL(dnnl_memory_desc_create_submemory(&c->weights_view, c->plain_weights, taps, first));
+  }
+  c->plain_src = PlainDesc(p.src, dnnl_ncdhw);
+  c->plain_dst = PlainDesc(p.dst, dnnl_ncdhw);
+  const_dnnl_memory_desc_t src_md = dnnl_primitive_desc_query_md(c->conv_pd, dnnl_query_src_md, 0);
+  const_dnnl_memory_desc_t dst_md = dnnl_primitive_desc_query_md(c->conv_pd, dnnl_query_diff_dst_md, 0);
+  if (c->padded_src) {  // src sits in the copy after the trimmed problem's padding before it
+    const Problem trimmed = BackwardWeightsVariant(p, CopiedPadding::kNone);
+    dnnl_dims_t dims = {p.src[0], p.src[1], p.src[2], p.src[3], p.src[4]}, offsets = {0, 0, 0, 0, 0};
+    for (int a = 0; a < 3; ++a) offsets[2 + a] = q.src[2 + a] != p.src[2 + a] ? trimmed.pad_before[a] : 0;
+    CHECK_DNNL(dnnl_memory_desc_create_submemory(&c->src_view, src_md, dims, offsets));
+  }
+  c->src_reorder = MaybeReorder(c->engine, c->plain_src, c->padded_src ? c->src_view : src_md);
+  c->dst_reorder = MaybeReorder(c->engine, c->plain_dst, dst_md);
+  c->src_bytes = c->src_reorder ? dnnl_memory_desc_get_size(src_md) : 0;
+  c->dst_bytes = c->dst_reorder ? dnnl_memory_desc_get_size(dst_md) : 0;
+}
+
 std::unique_ptr<Compiled> Compile(const Problem &p) {
   auto c = std::make_unique<Compiled>();
   CHECK_DNNL(dnnl_engine_create(&c->engine, dnnl_cpu, 0));
@@ -188,37 +292,23 @@ std::unique_ptr<Compiled> Compile(const Problem &p) {
   dnnl_dims_t after = {p.pad_after[0], p.pad_after[1], p.pad_after[2]};
   if (p.pass == kForward || p.pass == kInference) {
     c->conv_pd = ForwardHint(c->engine, p, src, any_weights, dst, attr);
-  } else {
+  } else if (p.pass == kBackwardData) {
     dnnl_primitive_desc_t hint = ForwardHint(c->engine, p, src, any_weights, dst, nullptr);
-    if (p.pass == kBackwardData) {
-      CHECK_DNNL(dnnl_convolution_backward_data_primitive_desc_create(
-          &c->conv_pd, c->engine, dnnl_convolution_direct, src, any_weights, dst, stride, dilation, before, after,
-          hint, attr));
-    } else {
-      dnnl_memory_desc_t any_src = PlainDesc(p.src, dnnl_format_tag_any), any_dst = PlainDesc(p.dst, dnnl_format_tag_any);
-      CHECK_DNNL(dnnl_convolution_backward_weights_primitive_desc_create(
-          &c->conv_pd, c->engine, dnnl_convolution_direct, any_src, any_weights, nullptr, any_dst, stride, dilation,
-          before, after, hint, attr));
-      dnnl_memory_desc_destroy(any_src);
-      dnnl_memory_desc_destroy(any_dst);
-      c->plain_src = PlainDesc(p.src, dnnl_ncdhw);
-      c->plain_dst = PlainDesc(p.dst, dnnl_ncdhw);
-      const_dnnl_memory_desc_t src_md = dnnl_primitive_desc_query_md(c->conv_pd, dnnl_query_src_md, 0);
-      const_dnnl_memory_desc_t dst_md = dnnl_primitive_desc_query_md(c->conv_pd, dnnl_query_diff_dst_md, 0);
-      c->src_reorder = MaybeReorder(c->engine, c->plain_src, src_md);
-      c->dst_reorder = MaybeReorder(c->engine, c->plain_dst, dst_md);
-      c->src_bytes = c->src_reorder ? dnnl_memory_desc_get_size(src_md) : 0;
-      c->dst_bytes = c->dst_reorder ? dnnl_memory_desc_get_size(dst_md) : 0;
-    }
+    CHECK_DNNL(dnnl_convolution_backward_data_primitive_desc_create(
+        &c->conv_pd, c->engine, dnnl_convolution_direct, src, any_weights, dst, stride, dilation, before, after,
+        hint, attr));
     dnnl_primitive_desc_destroy(hint);
+  } else {
+    CompileBackwardWeights(p, attr, c.get());
   }
   CHECK_DNNL(dnnl_primitive_create(&c->conv, c->conv_pd));
   c->weights = dnnl_primitive_desc_query_md(
       c->conv_pd, p.pass == kBackwardWeights ? dnnl_query_diff_weights_md : dnnl_query_weights_md, 0);
   c->weights_bytes = dnnl_memory_desc_get_size(c->weights);
   c->scratchpad_bytes = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(c->conv_pd, dnnl_query_scratchpad_md, 0));
-  c->weights_reorder = p.pass == kBackwardWeights ? MaybeReorder(c->engine, c->weights, c->plain_weights)
-                                                  : MaybeReorder(c->engine, c->plain_weights, c->weights);
+  c->weights_reorder = p.pass == kBackwardWeights
+                           ? MaybeReorder(c->engine, c->weights, c->trimmed ? c->weights_view : c->plain_weights)
+                           : MaybeReorder(c->engine, c->plain_weights, c->weights);
   dnnl_memory_desc_destroy(src);
   dnnl_memory_desc_destroy(dst);
   dnnl_memory_desc_destroy(any_weights);
@@ -341,6 +431,13 @@ struct Memory {
   dnnl_memory_t handle = nullptr;
 };
 
+void ZeroInParallel(void *data, size_t floats) {
+  auto *f = static_cast<float *>(data);
+  i3d::ParallelRanges(static_cast<int64_t>(floats), [=](int64_t begin, int64_t end) {
+    std::memset(f + begin, 0, static_cast<size_t>(end - begin) * sizeof(float));
+  });
+}
+
 void Execute(dnnl_primitive_t primitive, dnnl_stream_t stream, std::vector<dnnl_exec_arg_t> args) {
   CHECK_DNNL(dnnl_primitive_execute(primitive, stream, static_cast<int>(args.size()), args.data()));
 }
@@ -460,13 +557,25 @@ int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, cons
       Memory plain_src(c.plain_src, c.engine, params[0]), plain_dst(c.plain_dst, c.engine, params[2]);
       Memory src(src_md, c.engine, c.src_reorder ? src_buffer.data : params[0]);
       Memory diff_dst(dst_md, c.engine, c.dst_reorder ? dst_buffer.data : params[2]);
-      if (c.src_reorder) Execute(c.src_reorder, stream, {{DNNL_ARG_FROM, plain_src.handle}, {DNNL_ARG_TO, src.handle}});
+      if (c.padded_src) {  // zeros, then src within them
+        std::memset(src_buffer.data, 0, c.src_bytes);
+        Memory view(c.src_view, c.engine, src_buffer.data);
+        Execute(c.src_reorder, stream, {{DNNL_ARG_FROM, plain_src.handle}, {DNNL_ARG_TO, view.handle}});
+      } else if (c.src_reorder) {
+        Execute(c.src_reorder, stream, {{DNNL_ARG_FROM, plain_src.handle}, {DNNL_ARG_TO, src.handle}});
+      }
       if (c.dst_reorder)
         Execute(c.dst_reorder, stream, {{DNNL_ARG_FROM, plain_dst.handle}, {DNNL_ARG_TO, diff_dst.handle}});
       Execute(c.conv, stream, {{DNNL_ARG_SRC, src.handle}, {DNNL_ARG_DIFF_DST, diff_dst.handle},
                                {DNNL_ARG_DIFF_WEIGHTS, weights.handle}, {DNNL_ARG_SCRATCHPAD, scratchpad.handle}});
-      if (c.weights_reorder)
+      if (c.trimmed) {  // the taps left out get 0, the computed ones their place
+        CHECK_DNNL(dnnl_stream_wait(stream));
+        ZeroInParallel(user_weights, static_cast<size_t>(p.wei[0] * p.wei[1] * p.wei[2] * p.wei[3] * p.wei[4]));
+        Memory view(c.weights_view, c.engine, user_weights);
+        Execute(c.weights_reorder, stream, {{DNNL_ARG_FROM, weights.handle}, {DNNL_ARG_TO, view.handle}});
+      } else if (c.weights_reorder) {
         Execute(c.weights_reorder, stream, {{DNNL_ARG_FROM, weights.handle}, {DNNL_ARG_TO, plain_weights.handle}});
+      }
     }
     CHECK_DNNL(dnnl_stream_wait(stream));
     if (bn_forward) {
