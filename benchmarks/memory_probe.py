@@ -10,26 +10,17 @@ speed.py's 1e-3). Run it under `taskset -c 0,1` for the 2-core figures of benchm
 """
 import argparse
 import os
-import resource
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-
-# speed.py has these two as well, but importing it imports src and MindSpore: the first stages need them before that.
-def resident_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
-
-
-def peak_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+from benchmarks.process_memory import current_rss_mb, peak_rss_mb  # noqa: E402  (imports neither src nor MindSpore)
 
 
 def report(stage):
-    print(f"{stage:<24} resident {resident_mb():7.0f} MB   peak {peak_mb():7.0f} MB", flush=True)
+    print(f"{stage:<24} resident {current_rss_mb():7.0f} MB   peak {peak_rss_mb():7.0f} MB", flush=True)
 
 
 def main():
@@ -60,7 +51,7 @@ def main():
         times.append(1000 * (time.perf_counter() - start))
         report(f"{args.what} {i}")
     print(f"{args.model} {args.what} {args.shape}: median {np.median(times[1:]):.0f} ms of {args.steps}, "
-          f"peak {peak_mb():.0f} MB")
+          f"peak {peak_rss_mb():.0f} MB")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
 """Where a MindSpore I3D step spends its time inside oneDNN: per primitive kind, implementation and pass.
 
-    python benchmarks/onednn_profile.py [--model i3d|resnet3d_18|resnet3d_50] [--what train_step|forward]
-                                        [--shape 8,3,16,112,112] [--steps 3]
+    python benchmarks/onednn_profile.py [--model i3d|resnet3d_18|resnet3d_50|tsm_resnet50|p3d63|p3d199]
+                                        [--what train_step|forward] [--shape 8,3,16,112,112] [--steps 3] [--problems N]
 
 Runs the step in a child process with ONEDNN_VERBOSE=1 (oneDNN then prints one line per executed primitive with
 its time), keeps the lines of the last step, and adds them up by (primitive, implementation, pass). The total
 is compared with the step's wall time: the difference is time outside oneDNN (MindSpore's own kernels, the
 optimizer, data movement). Prints a table and writes benchmarks/results/onednn_profile_<what>_<shape>.json
 (I3D) or onednn_profile_<model>_<what>_<shape>.json. The training step's optimizer is Adam for I3D, SGD with
-momentum for the 3D-ResNets (as benchmarks/speed.py).
+momentum for the others (as benchmarks/speed.py). --problems N lists the N costliest convolution problems too (the
+figures of benchmarks/NOTES.md, attempt 12).
 """
 import argparse
 import collections
@@ -48,10 +49,13 @@ for i in range({steps}):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=("i3d", "resnet3d_18", "resnet3d_50"), default="i3d")
+    parser.add_argument("--model", choices=("i3d", "resnet3d_18", "resnet3d_50", "tsm_resnet50", "p3d63", "p3d199"),
+                        default="i3d")
     parser.add_argument("--what", choices=("train_step", "forward"), default="train_step")
     parser.add_argument("--shape", default="8,3,16,112,112")
     parser.add_argument("--steps", type=int, default=3, help="the last one is profiled (the first compiles)")
+    parser.add_argument("--problems", type=int, default=0,
+                        help="also list the N costliest convolution problems (pass and oneDNN's problem string)")
     args = parser.parse_args()
     shape = tuple(int(v) for v in args.shape.split(","))
     code = CHILD.format(root=ROOT, shape=shape, train=args.what == "train_step", steps=args.steps, model=args.model,
@@ -64,12 +68,15 @@ def main():
     last = max(i for i, line in enumerate(lines) if line == "STEP_BEGIN")
     wall_ms = float(next(line for line in lines[last:] if line.startswith("STEP_END")).split()[1]) * 1000
     totals, counts = collections.defaultdict(float), collections.Counter()
+    problems = collections.defaultdict(float)  # (implementation, pass, problem) of the convolutions
     for line in lines[last:]:
         fields = line.split(",")
         if line.startswith("onednn_verbose,") and len(fields) > 7 and fields[3] == "exec":
             key = (fields[5], fields[6], fields[7])  # primitive, implementation, pass
             totals[key] += float(fields[-1])
             counts[key] += 1
+            if fields[5] == "convolution":
+                problems[(fields[6], fields[7], fields[-2])] += float(fields[-1])
     inside = sum(totals.values())
     rows = sorted(totals.items(), key=lambda kv: -kv[1])
     print(f"\n{args.model} {args.what} {'x'.join(map(str, shape))}: wall {wall_ms:.0f} ms, inside oneDNN {inside:.0f} ms, "
@@ -78,6 +85,10 @@ def main():
     print("| --- | --- | --- | --- | --- | --- |")
     for (kind, impl, prop), ms in rows:
         print(f"| {kind} | {impl} | {prop} | {counts[(kind, impl, prop)]} | {ms:.0f} | {ms / wall_ms:.0%} |")
+    if args.problems:
+        print(f"\n| implementation | pass | convolution problem | ms (all its calls) |\n| --- | --- | --- | --- |")
+        for (impl, prop, problem), ms in sorted(problems.items(), key=lambda kv: -kv[1])[:args.problems]:
+            print(f"| {impl} | {prop} | {problem} | {ms:.1f} |")
     result = {"model": args.model, "what": args.what, "shape": list(shape), "wall_ms": wall_ms, "onednn_ms": inside,
               "rows": [{"primitive": k[0], "implementation": k[1], "pass": k[2], "calls": counts[k], "ms": v}
                        for k, v in rows]}

@@ -50,7 +50,6 @@ import json
 import os
 import platform
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -62,6 +61,7 @@ sys.path.insert(0, ROOT)
 
 import src  # noqa: E402,F401  (sets ONEDNN_MAX_CPU_ISA for MindSpore before anything else)
 import numpy as np  # noqa: E402
+from benchmarks.process_memory import current_rss_mb, peak_rss_mb  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 ISA_VARIABLE = "ONEDNN_MAX_CPU_ISA"
@@ -122,15 +122,6 @@ def pin_to_cores(threads):
 def make_batch(shape, num_classes, seed=0):
     rng = np.random.default_rng(seed)
     return rng.uniform(-1, 1, shape).astype(np.float32), rng.integers(0, num_classes, shape[0])
-
-
-def current_rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
 # ---------------------------------------------------------------------------------------------------------
