@@ -77,6 +77,73 @@ def test_every_bottleneck_of_resnet50_shifts_and_every_second_of_resnet101():
     assert "layer3.21.shift" not in names and "layer3.22.shift" in names
 
 
+def test_shift_place_block_shifts_every_block_input_and_temporal_pool_halves_time_before_layer2():
+    r101 = create_model("tsm_resnet101", num_classes=3, model_args={"widen_factor": 0.125, "shift_place": "block"})
+    assert len(shifted_blocks(r101)) == 3 + 4 + 23 + 3  # no n_round for whole blocks (mit-han-lab, mmaction2)
+    assert all(cell.shift_block_input and not cell.shift_residual
+               for _, cell in r101.cells_and_names() if getattr(cell, "shift", None) is not None)
+    net = create_model("tsm_resnet50", num_classes=3, model_args={"widen_factor": 0.125, "num_segments": 6,
+                                                                  "temporal_pool": True})
+    net.set_train(False)
+    x = ms.Tensor(np.random.default_rng(0).normal(size=(1, 3, 6, 32, 32)).astype(np.float32))
+    layer1 = net.layer1(net.maxpool(net.conv1(x)))
+    assert layer1.shape[2] == 6 and net.forward_features(x).shape[2] == 3
+    assert net(x).shape == (1, 3)
+
+
+def test_variant_training_gradients_with_the_cpu_kernels_equal_mindspore_ops(monkeypatch):
+    """Both variants at once, trained: the C++ shift (its gradient the opposite shift, now before the shortcut too)
+    and the C++ max-pool gradient of the temporal pool against the slices form and MindSpore's MaxPool3DGrad."""
+    from mindspore import nn, ops
+    from src.models import cpu_kernels
+    from src.models.layers import _MaxPool3dCpuGrad
+
+    rng = np.random.default_rng(3)
+    x = ms.Tensor(rng.normal(size=(2, 3, 4, 32, 32)).astype(np.float32))
+    labels = ms.Tensor(np.array([2, 0], np.int32))
+
+    def gradients(enabled):
+        monkeypatch.setenv("I3D_CPU_KERNELS", "1" if enabled else "0")
+        cpu_kernels.forget_built_ops()
+        ms.set_seed(0)
+        net = create_model("tsm_resnet50", num_classes=3, dropout_keep_prob=1.0,
+                           model_args={"widen_factor": 0.125, "num_segments": 4, "shift_place": "block",
+                                       "temporal_pool": True})
+        assert isinstance(net.pool_before_layer2, _MaxPool3dCpuGrad) == enabled
+        assert isinstance(net.layer2[0].shift, TemporalShiftCpu) == enabled
+        loss = nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
+        loss.set_train(True)
+        grads = ops.GradOperation(get_by_list=True)(loss, net.trainable_params())(x, labels)
+        return {p.name: g.asnumpy() for p, g in zip(net.trainable_params(), grads)}
+
+    try:
+        with_kernels, without = gradients(True), gradients(False)
+    finally:
+        cpu_kernels.forget_built_ops()
+    assert with_kernels.keys() == without.keys()
+    for name in with_kernels:
+        error = np.linalg.norm(with_kernels[name] - without[name]) / np.linalg.norm(without[name])
+        assert error < 1e-4, (name, error)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("file_format", ["ONNX", "MINDIR"])
+def test_the_variants_export_and_the_file_computes_the_network(file_format, tmp_path):
+    from src.deploy import export_model
+    net = create_model("tsm_resnet50", num_classes=3, model_args={"widen_factor": 0.125, "num_segments": 4,
+                                                                  "shift_place": "block", "temporal_pool": True})
+    # export_model refuses to write a file that does not reproduce the network (relative L2 <= 1e-4)
+    path = export_model(net, str(tmp_path / "tsm_variants"), file_format, (1, 3, 4, 32, 32))
+    assert path.endswith(file_format.lower())
+
+
+@pytest.mark.parametrize("model_args,message", [({"temporal_pool": True, "num_segments": 5}, "must be even"),
+                                                ({"shift_place": "blockres,block"}, "shift_place must be one of")])
+def test_a_variant_that_the_references_cannot_build_is_refused(model_args, message):
+    with pytest.raises(ValueError, match=message):
+        create_model("tsm_resnet50", num_classes=3, model_args={"widen_factor": 0.125, **model_args})
+
+
 @pytest.mark.parametrize("num_classes,count", [(400, 24_327_632), (174, 23_864_558), (101, 23_714_981),
                                                (51, 23_612_531)])
 def test_parameter_count_is_the_published_one(num_classes, count):

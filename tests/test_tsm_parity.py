@@ -31,10 +31,18 @@ def converted_net(case, tmp_path):
     lines = []
     path = convert_to_checkpoint(state, str(tmp_path / "tsm.ckpt"), f"{case['id']}.pth", model=model, log=lines.append)
     assert path and SCHEME_OF[case["reference"]] in lines[0], lines  # detected as its own format
+    # the variants are read from the keys (their wrappers' `.net`), and the converter says how to build them
+    variant = {k: case[k] for k in ("shift_place", "temporal_pool") if k in case}
+    advice = [line for line in lines if "--model_args" in line]
+    if variant:
+        assert advice == [f"build the network with these options: --model {model} --model_args "
+                          + ",".join(f"{k}={v}" for k, v in variant.items())], lines
+    else:
+        assert advice == [], lines
     net = create_model(model, num_classes=case["num_classes"], checkpoint_path=str(tmp_path / "tsm.ckpt"),
                        require_classifier=True,
                        model_args={"num_segments": case["num_segments"], "shift_div": case["shift_div"],
-                                   "dropout_keep_prob": 1.0 - case["dropout"]})
+                                   "dropout_keep_prob": 1.0 - case["dropout"], **variant})
     return net, record
 
 

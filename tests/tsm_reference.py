@@ -16,10 +16,13 @@ import numpy as np
 # the seeds, weights and inputs are the 3D-ResNet fixture's; reference_input is imported from here by the TSM side
 from resnet3d_reference import case_seed, reference_input, reference_weight  # noqa: F401
 
-# reference: "mmaction2" = ResNetTSM(depth, num_segments, shift_div, pretrained2d=False) + TSMHead(num_classes,
-# 2048, num_segments, dropout_ratio=dropout); "mit_han_lab" = ops.models.TSN(num_classes, num_segments, 'RGB',
-# base_model=f'resnet{depth}', is_shift=True, shift_div, shift_place='blockres', dropout) on torchvision's ResNet.
-# Odd and even frame sizes, 3 and 4 segments (the shift's edge frames are a larger share), fold 1/4 and 1/8.
+# reference: "mmaction2" = ResNetTSM(depth, num_segments, shift_div, pretrained2d=False, shift_place,
+# temporal_pool) + TSMHead(num_classes, 2048, num_segments, dropout_ratio=dropout, temporal_pool);
+# "mit_han_lab" = ops.models.TSN(num_classes, num_segments, 'RGB', base_model=f'resnet{depth}', is_shift=True,
+# shift_div, shift_place, dropout, temporal_pool) on torchvision's ResNet, with ops.temporal_shift.make_temporal_pool
+# applied to its base_model as main.py does when temporal_pool is set. shift_place defaults to 'blockres' and
+# temporal_pool to False (the published models).
+# shift_place 'blockres' cases: odd and even frame sizes, 3 and 4 segments (the shift's edge frames are a larger share), fold 1/4 and 1/8.
 # ResNet-101 shifts only every second block (n_round 2), so `.net` is on the even blocks only.
 PARITY_CASES = (
     {"id": "mmaction2_r50_t8_d8", "reference": "mmaction2", "depth": 50, "input": (2, 3, 8, 32, 32),
@@ -33,6 +36,16 @@ PARITY_CASES = (
      "num_segments": 3, "shift_div": 8, "num_classes": 4, "dropout": 0.8},
     {"id": "mit_han_lab_r101_t4_d8", "reference": "mit_han_lab", "depth": 101, "input": (1, 3, 4, 32, 32),
      "num_segments": 4, "shift_div": 8, "num_classes": 3, "dropout": 0.5},
+    # the variants (shift_place 'block': every block's input shifted, shortcut included, `layerS.I.net.` in the
+    # keys; temporal_pool: a max pool over time before layer2, `layer2.net.` in the keys). 6 segments leave 3
+    # after the pool, so layers 2-4 shift an odd count.
+    {"id": "mmaction2_r50_t4_d8_block", "reference": "mmaction2", "depth": 50, "input": (2, 3, 4, 32, 32),
+     "num_segments": 4, "shift_div": 8, "num_classes": 3, "dropout": 0.5, "shift_place": "block"},
+    {"id": "mit_han_lab_r50_t6_d8_pool", "reference": "mit_han_lab", "depth": 50, "input": (1, 3, 6, 32, 36),
+     "num_segments": 6, "shift_div": 8, "num_classes": 4, "dropout": 0.5, "temporal_pool": True},
+    {"id": "mmaction2_r50_t8_d4_block_pool", "reference": "mmaction2", "depth": 50, "input": (1, 3, 8, 33, 32),
+     "num_segments": 8, "shift_div": 4, "num_classes": 5, "dropout": 0.8, "shift_place": "block",
+     "temporal_pool": True},
 )
 # What a checkpoint's num_batches_tracked holds (int64 scalars; no forward reads them, converters drop them).
 BATCHES_TRACKED = 1000

@@ -19,6 +19,7 @@ from .padding import triple
 
 STAGE_WIDTHS = (64, 128, 256, 512)  # torchvision's and kenshohara's (get_inplanes()) stage widths
 SHORTCUT_TYPES = ("A", "B")
+SHIFT_PLACES = ("blockres", "block")  # TSM's: the residual branch only, or the whole block's input
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.9  # PyTorch's default 0.1 in MindSpore's convention (see FlatBatchNorm3d)
 
@@ -91,9 +92,9 @@ class BasicBlock(nn.Cell):
 
     expansion = 1
 
-    def __init__(self, in_channels, width, stride, downsample, temporal_kernel=3, residual_shift=None):
+    def __init__(self, in_channels, width, stride, downsample, temporal_kernel=3, shift=None, shift_place=None):
         super().__init__()
-        if residual_shift is not None:
+        if shift is not None:
             raise ValueError("a temporal shift is defined for bottleneck blocks only")
         self.conv1 = conv3d(in_channels, width, spatial(3, temporal_kernel), stride)
         self.bn1 = batch_norm(width)
@@ -110,13 +111,18 @@ class BasicBlock(nn.Cell):
 class Bottleneck(nn.Cell):
     """[shift ->] conv 1x1x1 -> BN -> ReLU -> conv 3x3 (strided; temporal_kernel x 3 x 3) -> BN -> ReLU ->
     conv 1x1x1 (x4) -> BN, + shortcut, ReLU. Stride in the 3x3 convolution (ResNet v1.5, torchvision's and
-    kenshohara's). `residual_shift`: a cell applied to the residual branch's input only (TSM's `blockres`)."""
+    kenshohara's). `shift`: a cell (TSM's temporal shift) applied, by `shift_place`, to the residual branch's input
+    only ("blockres") or to the block's input, shortcut included ("block")."""
 
     expansion = 4
 
-    def __init__(self, in_channels, width, stride, downsample, temporal_kernel=3, residual_shift=None):
+    def __init__(self, in_channels, width, stride, downsample, temporal_kernel=3, shift=None, shift_place="blockres"):
         super().__init__()
-        self.shift = residual_shift
+        if shift_place not in SHIFT_PLACES:
+            raise ValueError(f"shift_place must be one of {SHIFT_PLACES}, got {shift_place!r}")
+        self.shift = shift
+        self.shift_block_input = shift is not None and shift_place == "block"
+        self.shift_residual = shift is not None and shift_place == "blockres"
         self.conv1 = conv3d(in_channels, width, 1)
         self.bn1 = batch_norm(width)
         self.conv2 = conv3d(width, width, spatial(3, temporal_kernel), stride)
@@ -126,7 +132,9 @@ class Bottleneck(nn.Cell):
         self.downsample = downsample
 
     def construct(self, x):
-        out = x if self.shift is None else self.shift(x)
+        if self.shift_block_input:
+            x = self.shift(x)
+        out = self.shift(x) if self.shift_residual else x
         out = conv_bn(self.conv1, self.bn1, out, relu=True)
         out = conv_bn(self.conv2, self.bn2, out, relu=True)
         identity = x if self.downsample is None else self.downsample(x)
@@ -139,12 +147,14 @@ class ResNetBackbone(nn.Cell):
 
     stem_kernel, stem_stride: the stem convolution's (padded by kernel // 2); pool: (kernel, stride, padding) of
     the max pool, None for none; temporal_kernel: of the blocks' 3x3 convolutions (1: a 2-D ResNet);
-    residual_shift(stage, index, channels): the shift cell of a bottleneck's residual branch, or None.
+    block_shift(stage, index, channels): the shift cell of a bottleneck, or None, applied at `shift_place`;
+    pool_before_layer2: (kernel, stride, padding) of a max pool between layer1 and layer2 (TSM's temporal pool),
+    None for none.
     """
 
     def __init__(self, block, blocks_per_stage, in_channels=3, stem_kernel=(7, 7, 7), stem_stride=(1, 2, 2),
                  pool=(3, 2, 1), stage_stride=2, temporal_kernel=3, shortcut_type="B", widen_factor=1.0,
-                 residual_shift=None):
+                 block_shift=None, shift_place="blockres", pool_before_layer2=None):
         super().__init__()
         if shortcut_type not in SHORTCUT_TYPES:
             raise ValueError(f"shortcut_type must be one of {SHORTCUT_TYPES}, got {shortcut_type!r}")
@@ -164,16 +174,21 @@ class ResNetBackbone(nn.Cell):
             for index in range(count):
                 stride = stage_stride if stage > 0 and index == 0 else 1
                 out_channels = width * block.expansion
-                shift = residual_shift(stage, index, channels) if residual_shift else None
+                shift = block_shift(stage, index, channels) if block_shift else None
                 cells.append(block(channels, width, stride, shortcut(shortcut_type, channels, out_channels, stride),
-                                   temporal_kernel=temporal_kernel, residual_shift=shift))
+                                   temporal_kernel=temporal_kernel, shift=shift, shift_place=shift_place))
                 channels = out_channels
             stages.append(nn.SequentialCell(cells))
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        # not a wrapper of layer2 (mit-han-lab's TemporalPool): layer2's cells keep their names
+        self.pool_before_layer2 = None if pool_before_layer2 is None else layers.max_pool3d(*pool_before_layer2)
         self.num_features = channels
 
     def forward_features(self, x):
         x = conv_bn(self.conv1, self.bn1, x, relu=True)
         if self.maxpool is not None:
             x = self.maxpool(x)
-        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        x = self.layer1(x)
+        if self.pool_before_layer2 is not None:
+            x = self.pool_before_layer2(x)
+        return self.layer4(self.layer3(self.layer2(x)))

@@ -84,29 +84,40 @@ class TSM(ResNetBackbone):
 
     Stem: 7x7 conv stride 2 -> BN -> ReLU -> 3x3 max pool stride 2 padding 1, per frame. layer1..layer4 of
     bottlenecks, the stride in the 3x3 convolution, 2 in H and W only; a TemporalShift of 1/shift_div of the
-    channels each way on the residual branch of every bottleneck (every second one from the first in each stage
-    when layer3 has 23 blocks or more, as mit-han-lab shifts ResNet-101). Head: average pool per frame, dropout,
-    `fc`, average over the frames. widen_factor scales every stage's width (1: the published network; smaller for
-    tests and quick trials).
+    channels each way in every bottleneck. Head: average pool per frame, dropout, `fc`, average over the frames.
+    widen_factor scales every stage's width (1: the published network; smaller for tests and quick trials).
+
+    The variants of mit-han-lab's `--shift_place` and `--temporal_pool` (mmaction2's ResNetTSM `shift_place`,
+    `temporal_pool`):
+    - shift_place "blockres" (the published models): the shift on the residual branch only, in every block, or
+      every second one from the first in each stage when layer3 has 23 blocks or more (ResNet-101, mit-han-lab's
+      n_round 2); "block": the block's whole input shifted, shortcut included, in every block;
+    - temporal_pool: a max pool over time, kernel 3 stride 2 padding 1, between layer1 and layer2, so layers 2-4
+      and the head see num_segments / 2 frames (halving the cost of those stages); num_segments must be even, as
+      the references' reshapes to num_segments // 2 frames need.
     """
 
     def __init__(self, depth=50, num_classes=400, in_channels=3, num_segments=8, shift_div=8, dropout_keep_prob=0.5,
-                 widen_factor=1.0):
+                 widen_factor=1.0, shift_place="blockres", temporal_pool=False):
         if depth not in TSM_DEPTHS:
             raise ValueError(f"TSM depth must be one of {sorted(TSM_DEPTHS)}, got {depth}")
         if num_segments < 1 or shift_div < 1:
             raise ValueError(f"num_segments and shift_div must be at least 1, got {num_segments}, {shift_div}")
         if not 0.0 < dropout_keep_prob <= 1.0:
             raise ValueError(f"dropout_keep_prob must be in (0, 1], got {dropout_keep_prob}")
+        if temporal_pool and num_segments % 2:
+            raise ValueError(f"temporal_pool halves the {num_segments} segments before layer2: num_segments must be "
+                             f"even")
         blocks_per_stage = TSM_DEPTHS[depth]
-        shift_every = 2 if blocks_per_stage[2] >= 23 else 1
+        shift_every = 2 if shift_place == "blockres" and blocks_per_stage[2] >= 23 else 1
 
-        def residual_shift(stage, index, channels):
+        def block_shift(stage, index, channels):
             return temporal_shift(shift_div) if index % shift_every == 0 else None
 
         super().__init__(Bottleneck, blocks_per_stage, in_channels, stem_kernel=(1, 7, 7), stem_stride=(1, 2, 2),
                          pool=((1, 3, 3), (1, 2, 2), (0, 1, 1)), stage_stride=(1, 2, 2), temporal_kernel=1,
-                         residual_shift=residual_shift, widen_factor=widen_factor)
+                         block_shift=block_shift, shift_place=shift_place, widen_factor=widen_factor,
+                         pool_before_layer2=((3, 1, 1), (2, 1, 1), (1, 0, 0)) if temporal_pool else None)
         self.num_classes = num_classes
         self.num_segments = num_segments
         self.dropout = CountedDropout(p=1.0 - dropout_keep_prob)

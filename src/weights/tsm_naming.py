@@ -12,7 +12,9 @@ Our TSM (src/models/tsm.py) names its cells as torchvision's ResNet (`conv1`, `b
 - torchvision's ImageNet ResNet-50/101 (`resnet50-*.pth`, a bare state dict): our names as they are; the start of
   mit-han-lab's Kinetics training.
 The shift has no parameters: a shifted block's `conv1` may be named with or without `.net`, so a TSN (non-shift)
-checkpoint loads into TSM as mit-han-lab's `--tune_from` allows, and this is said when it happens. Every file's
+checkpoint loads into TSM as mit-han-lab's `--tune_from` allows, and this is said when it happens. The variants
+leave their own marks in both families' keys, which the converter reads back as model options: shift_place 'block'
+wraps each whole block (`layerS.I.net.conv1`), temporal_pool wraps layer2 (`layer2.net.I.`). Every file's
 convolutions are 2-D, (O, I, kh, kw): ours are (O, I, 1, kh, kw), the same numbers.
 """
 import re
@@ -26,6 +28,25 @@ from .resnet3d_naming import TENSOR_NAMES, blocks_per_stage
 from ..models.tsm import TSM_DEPTHS
 
 _BLOCK_CONV1 = re.compile(r"^(layer\d\.\d+)\.conv1\.weight$")
+_BLOCK_IN_KEY = re.compile(r"layer(\d)\.(\d+)\.")
+_WHOLE_BLOCK_SHIFTED = re.compile(r"layer\d\.(net\.)?\d+\.net\.")  # shift_place 'block'
+_LAYER2_POOLED = "layer2.net."                                   # temporal_pool: TemporalPool wraps layer2
+
+
+def _wrapped_names(key, shifted_conv1):
+    """Their key for a block tensor (`...layerS.I.rest`) in every form their parameter-free wrappers give it, the
+    published one first: the shift around `conv1` (`conv1[.conv].net.weight`, `shifted_conv1`) or around the whole
+    block (`layerS.I.net.rest`), and layer2 under a temporal pool (`layer2.net.I.`). Other keys as they are."""
+    block = _BLOCK_IN_KEY.search(key)
+    if block is None:
+        return key
+    head, stage, index, rest = key[:block.start()], block.group(1), block.group(2), key[block.end():]
+    inside = [rest[:-len("weight")] + "net.weight", rest] if shifted_conv1 else [rest]
+    names = []
+    for pool in ("", "net.") if stage == "2" else ("",):
+        names += [f"{head}layer{stage}.{pool}{index}.{inner}" for inner in inside]
+        names.append(f"{head}layer{stage}.{pool}{index}.net.{rest}")  # the whole block shifted: nothing inside
+    return tuple(names)
 
 
 def _torch_name(name):
@@ -37,10 +58,7 @@ def _torch_name(name):
 def _mit_han_lab(name, prefix):
     if name.startswith("fc."):  # `new_fc` when trained with dropout, else torchvision's `fc` kept in base_model
         return (prefix + "new_" + name, f"{prefix}base_model.{name}")
-    block = _BLOCK_CONV1.match(name)
-    if block:
-        return (f"{prefix}base_model.{block.group(1)}.conv1.net.weight", f"{prefix}base_model.{name}")
-    return f"{prefix}base_model.{name}"
+    return _wrapped_names(f"{prefix}base_model.{name}", bool(_BLOCK_CONV1.match(name)))
 
 
 # our torchvision names -> mmaction2's (order matters: the stem's BN before the blocks' BNs)
@@ -62,9 +80,7 @@ def _mmaction2(name):
             break
     else:
         raise KeyError(f"no mmaction2 name for {name}")
-    if _BLOCK_CONV1.match(name):
-        return (key.replace(".conv1.conv.weight", ".conv1.conv.net.weight"), key)
-    return key
+    return _wrapped_names(key, bool(_BLOCK_CONV1.match(name)))
 
 
 @dataclass(frozen=True)
@@ -121,6 +137,10 @@ def _network_arguments(state, scheme, source_name):
                          f"(kenshohara's) converts with --model resnet3d_<depth>")
     arguments = {"model": f"tsm_resnet{depths[0]}", "num_classes": int(np.shape(state[head])[0]),
                  "in_channels": int(np.shape(state[first])[1])}
+    if any(_WHOLE_BLOCK_SHIFTED.search(key) for key in state):
+        arguments["shift_place"] = "block"
+    if any(_LAYER2_POOLED in key for key in state):
+        arguments["temporal_pool"] = True
     if not any(scheme.shift_marker in key for key in state):
         arguments["note"] = ("no temporal shift in this network (a TSN or 2-D ResNet): its weights fill TSM as "
                              "mit-han-lab's --tune_from does; the shift is new to them, so fine-tune")
