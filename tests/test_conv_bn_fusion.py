@@ -223,3 +223,182 @@ def test_a_whole_network_differentiated_in_eval_mode_in_graph_mode(monkeypatch):
     for i, (got, expected) in enumerate(zip(fused, reference)):
         assert np.abs(expected).max() > 0, i
         assert rel_l2(got, expected) < 1e-5, i
+
+
+# ---------------------------------------------------------------------------------------------------------
+# training: the BatchNorm on batch statistics, with the add and the ReLU, as one C++ op (batch_norm_train.cc)
+# ---------------------------------------------------------------------------------------------------------
+
+def batch_norm_by_definition(x, gamma, beta, residual, relu, eps, dy):
+    """float64: y and the statistics of a training BatchNorm [+ residual] [-> ReLU] over all axes but 1, and the
+    gradients of sum(y * dy) for x, gamma, beta, residual, by the chain rule written out (not the kernel's
+    closed form): through the ReLU, the affine, the normalisation, the variance and the mean."""
+    x, dy = x.astype(np.float64), dy.astype(np.float64)
+    axes = tuple(a for a in range(x.ndim) if a != 1)
+    shape = [1, -1] + [1] * (x.ndim - 2)
+    m = x.size // x.shape[1]
+    mean = x.mean(axis=axes)
+    var = ((x - mean.reshape(shape)) ** 2).mean(axis=axes)
+    invstd = 1.0 / np.sqrt(var + eps)
+    xhat = (x - mean.reshape(shape)) * invstd.reshape(shape)
+    y = gamma.reshape(shape) * xhat + beta.reshape(shape)
+    if residual is not None:
+        y = y + residual
+    g = dy * (y > 0) if relu else dy
+    y = np.maximum(y, 0) if relu else y
+    d_xhat = g * gamma.reshape(shape)
+    d_var = (d_xhat * (x - mean.reshape(shape)) * -0.5 * invstd.reshape(shape) ** 3).sum(axis=axes)
+    d_mean = (-d_xhat * invstd.reshape(shape)).sum(axis=axes) + d_var * (-2.0 * (x - mean.reshape(shape))).mean(axis=axes)
+    dx = (d_xhat * invstd.reshape(shape) + d_var.reshape(shape) * 2.0 * (x - mean.reshape(shape)) / m
+          + d_mean.reshape(shape) / m)
+    return y, mean, var, dx, (g * xhat).sum(axis=axes), g.sum(axis=axes), g
+
+
+@pytest.mark.parametrize("relu, residual", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("shape", [(2, 6, 3, 5, 7), (1, 4, 2, 33, 40), (3, 5, 1, 1, 1)])
+def test_training_batch_norm_kernel_is_the_definition(pynative, relu, residual, shape):
+    """The forward op and its gradient against float64 numpy on inputs with one channel far from zero (mean 1000,
+    spread 1: naive float sums of squares lose it) and one nearly constant."""
+    from src.models.cpu_kernels import batch_norm_train_ops
+    rng = np.random.default_rng(sum(shape))
+    c = shape[1]
+    x = rng.normal(size=shape)
+    x[:, 0] = 1000.0 + x[:, 0]
+    x[:, 1] = 0.5 + 1e-3 * x[:, 1]
+    x = x.astype(np.float32)
+    gamma, beta = rng.uniform(-1.5, 1.5, c).astype(np.float32), rng.normal(size=c).astype(np.float32)
+    r = rng.normal(size=shape).astype(np.float32) if residual else None
+    dy = rng.normal(size=shape).astype(np.float32)
+    eps = 1e-3
+    settings = ms.Tensor(np.array([eps, float(relu)], np.float32))
+    op = batch_norm_train_ops()[int(residual)]
+    args = [ms.Tensor(x), ms.Tensor(gamma), ms.Tensor(beta)] + ([ms.Tensor(r)] if residual else []) + [settings]
+    y, mean, var, _ = (v.asnumpy() for v in op(*args))
+    y_ref, mean_ref, var_ref, dx_ref, dgamma_ref, dbeta_ref, g_ref = batch_norm_by_definition(
+        x, gamma, beta, r, relu, eps, dy)
+    np.testing.assert_allclose(mean, mean_ref, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(var, var_ref, rtol=1e-4, atol=1e-9)
+    # float32's own limit: the mean of the channel at 1000 is stored to 3e-5, so its xhat carry 3e-5 / std
+    assert rel_l2(y, y_ref) < 5e-5
+    if relu:
+        assert (y == 0).mean() > 0.2
+
+    def weighted(*inputs):
+        return (op(*inputs, settings)[0] * ms.Tensor(dy)).sum()
+
+    grads = ms.grad(weighted, grad_position=tuple(range(len(args) - 1)))(*args[:-1])
+    assert rel_l2(grads[0].asnumpy(), dx_ref) < 1e-4
+    assert rel_l2(grads[1].asnumpy(), dgamma_ref) < 5e-5
+    assert rel_l2(grads[2].asnumpy(), dbeta_ref) < 1e-5
+    if residual:
+        np.testing.assert_array_equal(grads[3].asnumpy(), np.where(y > 0, dy, 0) if relu else dy)
+
+
+@pytest.mark.parametrize("mode", [ms.PYNATIVE_MODE, ms.GRAPH_MODE])
+@pytest.mark.parametrize("relu, residual", [(True, True), (True, False), (False, True), (False, False)])
+@pytest.mark.parametrize("eps, momentum", [(1e-5, 0.9), (1e-3, 0.99)])  # the ResNets' and I3D's BatchNorm
+def test_training_conv_bn_equals_the_cells_and_updates_the_moving_statistics_as_they_do(mode, relu, residual, eps,
+                                                                                         momentum):
+    """conv_bn in training with the fused op against the same cell with it off (MindSpore's BatchNorm, Add, ReLU):
+    output, the moving statistics after the step (momentum, unbiased variance) and the gradients of the input,
+    the residual, the convolution's weight and the BatchNorm's gamma and beta."""
+    from src.models.batch_norm import FlatBatchNorm3d
+    ms.set_context(mode=mode)
+    results = []
+    for fused in (True, False):
+        ms.set_seed(7)  # the same convolution weights for both
+        cell = ConvBn(8, 16, (3, 3, 3), (1, 2, 2), relu, residual)
+        cell.bn = FlatBatchNorm3d(16, eps=eps, momentum=momentum)
+        cell = randomised(cell, seed=7)
+        if not fused:
+            cell.bn.train_ops = None
+        cell.set_train(True)
+        x, r = inputs(cell, (4, 9, 10), 8, seed=7)
+        probe = ms.Tensor(np.random.default_rng(8).normal(size=cell.conv(x).shape).astype(np.float32))
+
+        class Loss(nn.Cell):
+            def __init__(self):
+                super().__init__()
+                self.cell = cell
+
+            def construct(self, x, r):
+                return (self.cell(x, r) * probe).sum()
+
+        weights = ms.ParameterTuple([cell.conv.weight, cell.bn.gamma, cell.bn.beta])
+        y = cell(x, r).asnumpy()
+        statistics = [cell.bn.moving_mean.asnumpy().copy(), cell.bn.moving_variance.asnumpy().copy()]
+        (dx, dr), dparams = ops.GradOperation(get_all=True, get_by_list=True)(Loss(), weights)(x, r)
+        results.append([y, *statistics, dx.asnumpy(), dr.asnumpy(), *(d.asnumpy() for d in dparams)])
+    for name, got, expected in zip(("y", "moving mean", "moving variance", "dx", "dresidual", "dweight", "dgamma",
+                                    "dbeta"), *results):
+        if name == "dresidual" and not residual:
+            continue
+        assert np.abs(expected).max() > 0, name
+        assert rel_l2(got, expected) < 1e-5, name
+
+
+def test_every_backbone_batch_norm_trains_fused_but_the_frozen_ones(monkeypatch):
+    """In training every BatchNorm of every backbone is a fused op (I3D's Unit3D, the 3D-ResNet's blocks and
+    shortcuts, TSM's, P3D's); partial BN "frozen" BatchNorms (moving statistics inside a training network) are not."""
+    from src.factory import create_model
+    from src.models.batch_norm import FlatBatchNorm3d
+    from src.training.partial_bn import freeze_batch_norms
+    ran = []
+    original = layers.batch_norm_train
+
+    def counting(bn, x, relu, residual):
+        ran.append(bn)
+        return original(bn, x, relu, residual)
+
+    monkeypatch.setattr(layers, "batch_norm_train", counting)
+    mode = ms.get_context("mode")
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    try:
+        for name, kwargs, shape in [("resnet3d_10", {}, (2, 3, 4, 32, 32)),
+                                    ("tsm_resnet50", {"num_segments": 2, "widen_factor": 0.125}, (2, 3, 2, 32, 32)),
+                                    ("p3d63", {"widen_factor": 0.125}, (2, 3, 16, 32, 32)),
+                                    ("i3d", {}, (2, 3, 8, 32, 32))]:
+            net = create_model(name, num_classes=3, **kwargs)
+            net.set_train(True)
+            norms = [cell for _, cell in net.cells_and_names() if isinstance(cell, FlatBatchNorm3d)]
+            net(ms.Tensor(np.random.default_rng(0).normal(size=shape).astype(np.float32)))
+            assert len(norms) > 10 and sorted(map(id, ran)) == sorted(map(id, norms)), name
+            ran.clear()
+            freeze_batch_norms(net, "frozen")
+            net(ms.Tensor(np.random.default_rng(0).normal(size=shape).astype(np.float32)))
+            assert ran == [norms[0]], name  # only the first BatchNorm built still trains
+            ran.clear()
+    finally:
+        ms.set_context(mode=mode)
+
+
+def test_a_whole_network_trains_with_the_fused_batch_norms_as_with_mindspores(monkeypatch):
+    """Graph mode, a 3D-ResNet in training (every kind: stem, ReLU without and with the residual, shortcut BN
+    without ReLU): the loss gradients of the input and of every weight, and the moving statistics after the step,
+    equal those with MindSpore's BatchNorm, Add and ReLU. (At this clip layer4 still holds 8 values per channel:
+    over 2, a BatchNorm passes back only rounding noise, exactly 0 in exact arithmetic.)"""
+    from src.factory import create_model
+    from src.models.batch_norm import FlatBatchNorm3d
+    ms.set_context(mode=ms.GRAPH_MODE)
+    x = ms.Tensor(np.random.default_rng(9).uniform(-1, 1, (2, 3, 8, 64, 64)).astype(np.float32))
+    labels = ms.Tensor(np.array([1, 4], np.int32))
+    runs = []
+    for fused in (True, False):
+        ms.set_seed(9)
+        net = randomised(create_model("resnet3d_10", num_classes=5, model_args={"widen_factor": 0.25}), seed=9)
+        norms = [cell for _, cell in net.cells_and_names() if isinstance(cell, FlatBatchNorm3d)]
+        assert all(cell.train_ops is not None for cell in norms)
+        if not fused:
+            for cell in norms:
+                cell.train_ops = None
+        loss = nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
+        loss.set_train(True)
+        weights = ms.ParameterTuple(net.trainable_params())
+        (dx, _), dweights = ops.GradOperation(get_all=True, get_by_list=True)(loss, weights)(x, labels)
+        statistics = [p.asnumpy() for p in net.get_parameters() if "moving_" in p.name]
+        runs.append([dx.asnumpy()] + [g.asnumpy() for g in dweights] + statistics)
+    fused, reference = runs
+    assert len(fused) == len(reference) > 40
+    for i, (got, expected) in enumerate(zip(fused, reference)):
+        assert np.abs(expected).max() > 0, i
+        assert rel_l2(got, expected) < 1e-4, i

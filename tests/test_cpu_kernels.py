@@ -87,7 +87,10 @@ def test_switched_off_by_environment(fresh_kernels, monkeypatch):
 def test_i3d_training_gradients_match_mindspore_ops(fresh_kernels, monkeypatch):
     """The whole network's loss gradients with the C++ kernels (convolutions and max-pool gradient) against
     MindSpore's own Conv3D and MaxPool3DGrad, at a small clip: every convolution shape and every pool of
-    I3D (stem, strided, Inception branches) is on the path. oneDNN sums in another order: relative L2 only."""
+    I3D (stem, strided, Inception branches) is on the path. oneDNN sums in another order: relative L2 only.
+    The training BatchNorm kernel stays off here (it has its own tests in test_conv_bn_fusion.py): I3D's gradient
+    moves by 3e-3 when the input moves by 1e-7 (its max pools route to other elements), so two BatchNorms that
+    differ by rounding differ by more than this test's bound."""
     from src.factory import create_model
 
     rng = np.random.default_rng(0)
@@ -99,6 +102,9 @@ def test_i3d_training_gradients_match_mindspore_ops(fresh_kernels, monkeypatch):
         cpu_kernels.forget_built_ops()
         ms.set_seed(0)
         net = create_model("i3d", num_classes=5, mode="rgb", dropout_keep_prob=1.0)
+        for _, cell in net.cells_and_names():
+            if hasattr(cell, "train_ops"):
+                cell.train_ops = None
         assert isinstance(net.Mixed_3b.branch_3a, _MaxPool3dCpuGrad) == enabled
         assert isinstance(net.Conv3d_1a_7x7.conv, Conv3dCpu) == enabled
         loss = nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))

@@ -1,5 +1,10 @@
-"""BatchNorm over N, C, T, H, W with flat parameter names, for the 3-D backbones."""
-from mindspore import nn
+"""BatchNorm over N, C, T, H, W with flat parameter names, for the 3-D backbones, and its training form fused with
+the residual add and ReLU that follow it in a ResNet block."""
+import mindspore as ms
+import numpy as np
+from mindspore import nn, ops
+
+from .cpu_kernels import batch_norm_train_ops
 
 
 class FlatBatchNorm3d(nn.BatchNorm2d):
@@ -12,8 +17,42 @@ class FlatBatchNorm3d(nn.BatchNorm2d):
     `momentum` is MindSpore's: the weight KEPT from the old moving statistic,
     moving = momentum * moving + (1 - momentum) * batch. PyTorch's momentum is the weight of the NEW batch:
     PyTorch 0.1 (its default) is MindSpore 0.9.
+
+    On CPU with the C++ kernels, `batch_norm_train` (through layers.conv_bn) computes the training form.
     """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.9, **kwargs):
+        super().__init__(num_features, eps=eps, momentum=momentum, **kwargs)
+        self.train_ops = batch_norm_train_ops()
+        # the kernels' settings (eps, relu) for a BatchNorm without and with the ReLU after it
+        self.settings_linear = ms.Tensor(np.array([eps, 0.0], np.float32))
+        self.settings_relu = ms.Tensor(np.array([eps, 1.0], np.float32))
 
     def construct(self, x):
         _, c, t, h, w = x.shape
         return super().construct(x.reshape(-1, c, t * h, w)).reshape(-1, c, t, h, w)
+
+
+def trains_on_batch_statistics(bn):
+    """Whether the BatchNorm cell normalises by its batch's statistics (and updates its moving ones), as
+    nn.BatchNorm2d decides: use_batch_statistics if set, else its training flag (partial BN sets it False)."""
+    return bn.use_batch_statistics is True or (bn.use_batch_statistics is None and bn.training)
+
+
+def batch_norm_train(bn, x, relu, residual):
+    """relu?(bn(x) [+ residual]) for a FlatBatchNorm3d `bn` on batch statistics, with the C++ kernels (bn.train_ops):
+    one op forward (statistics, then normalise, add and ReLU in one pass) and one backward, instead of MindSpore's
+    BatchNorm, Add and ReLU and their gradients. The moving statistics are updated as nn.BatchNorm2d does on CPU:
+    moving = momentum * moving + (1 - momentum) * batch, the batch variance unbiased (M / (M - 1), M values per
+    channel)."""
+    settings = bn.settings_relu if relu else bn.settings_linear
+    if residual is None:
+        y, mean, variance, _ = bn.train_ops[0](x, bn.gamma, bn.beta, settings)
+    else:
+        y, mean, variance, _ = bn.train_ops[1](x, bn.gamma, bn.beta, residual, settings)
+    count = x.size // x.shape[1]
+    keep = 1.0 - bn.momentum  # nn's `momentum` attribute is the weight of the new batch
+    mean, variance = ops.stop_gradient(mean), ops.stop_gradient(variance)
+    unbiased = variance * (count / max(count - 1, 1))
+    y = ops.depend(y, ops.assign(bn.moving_mean, bn.moving_mean * keep + mean * bn.momentum))
+    return ops.depend(y, ops.assign(bn.moving_variance, bn.moving_variance * keep + unbiased * bn.momentum))

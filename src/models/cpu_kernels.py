@@ -6,7 +6,10 @@ explicit padding (src/models/padding.py):
   with the weights in the layout oneDNN prefers, so that its AVX-512 kernels run (2.3-2.5x faster than
   MindSpore's Conv3D, which has to run capped at AVX2); and, for inference, the convolution followed by its
   BatchNorm, residual add and ReLU in one call (`conv3d_bn_ops`, used by layers.conv_bn);
-- `max_pool3d_grad.cc`: the max-pool gradient (6-9x faster than MindSpore's MaxPool3DGrad).
+- `max_pool3d_grad.cc`: the max-pool gradient (6-9x faster than MindSpore's MaxPool3DGrad);
+- `batch_norm_train.cc`: a training BatchNorm with the residual add and ReLU after it, forward and backward
+  (`batch_norm_train_ops`, used by batch_norm.batch_norm_train through layers.conv_bn);
+- `temporal_shift.cc`: TSM's shift (src/models/tsm.py).
 
 The oneDNN ISA is one setting per process, read when oneDNN creates its first primitive. `import src` caps
 it at AVX2, which MindSpore's own Conv3D needs on AVX-512 CPUs (it otherwise runs oneDNN's reference
@@ -50,7 +53,8 @@ from .padding import kernel_pads, output_shape, parse_padding
 
 KERNEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels")
 # -march=native: the library is built on, and cached for, the machine that runs it.
-CXX_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-pthread")
+# -fopenmp-simd: `#pragma omp simd` (vectorised reductions) without the OpenMP runtime.
+CXX_FLAGS = ("-O3", "-march=native", "-std=c++17", "-fopenmp-simd", "-shared", "-fPIC", "-pthread")
 MINDSPORE_LIB = os.path.join(os.path.dirname(os.path.abspath(ms.__file__)), "lib")
 ISA_VARIABLE = "ONEDNN_MAX_CPU_ISA"
 DNNL_CPU_ISA_AVX2 = 0x7  # dnnl_cpu_isa_t (dnnl_types.h); AVX-512 levels are larger
@@ -139,7 +143,7 @@ def cpu_custom_op(source_name, function, reason_for_fallback):
 
 def forget_built_ops():
     """Forget the ops and libraries looked up so far (after changing I3D_CPU_KERNELS or the cache folder)."""
-    for cached in (kernel_library, cpu_custom_op, conv3d_ops, conv3d_bn_ops):
+    for cached in (kernel_library, cpu_custom_op, conv3d_ops, conv3d_bn_ops, batch_norm_train_ops):
         cached.cache_clear()
 
 
@@ -354,3 +358,70 @@ def conv3d_implementation(pass_index, src_shape, weight_shape, stride, padding="
         raise RuntimeError(f"oneDNN could not create the convolution {src_shape} * {weight_shape} with stride "
                            f"{stride} and padding {padding!r} (status {status})")
     return out.value.decode()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the training BatchNorm
+# ---------------------------------------------------------------------------------------------------------
+
+BATCH_NORM_SOURCE = "batch_norm_train.cc"
+
+
+def _output_statistics_and_affine(x, gamma, *rest):
+    return [x, gamma, gamma, [2 * gamma[0]]]
+
+
+def _four_of_first(x, *rest):
+    return [x, x, x, x]
+
+
+def _gradients_of_x_gamma_beta(dy, x, y, gamma, *rest):
+    return [x, gamma, gamma]
+
+
+def _three_of_first(x, *rest):
+    return [x, x, x]
+
+
+def _gradients_and_g(dy, x, y, gamma, *rest):
+    return [x, gamma, gamma, x]
+
+
+@functools.lru_cache(maxsize=None)
+def batch_norm_train_ops():
+    """The training BatchNorm ops (kernels/batch_norm_train.cc) as (without residual, with residual), or None where
+    the C++ kernels are unavailable:
+    op(x, gamma, beta, [residual,] settings) -> (y, batch mean, biased batch variance, affine), settings float32
+    [eps, relu], y = relu?(gamma * (x - mean) / sqrt(var + eps) + beta [+ residual]) over N, C, ... (statistics over
+    all axes but C), affine the per-channel scale and beta it applied (kept for the gradient).
+
+    Their gradient (the backward kernel) is that of y with respect to x, gamma, beta [and residual]; the statistics
+    get none: they are for the moving statistics, which take no gradient."""
+    if not kernels_enabled():
+        return None
+    library = kernel_library(BATCH_NORM_SOURCE, "training BatchNorms run MindSpore's BatchNorm, add and ReLU")
+    if library is None:
+        return None
+    backward = ops.Custom(f"{library}:BatchNormTrainBackward", out_shape=_gradients_of_x_gamma_beta,
+                          out_dtype=_three_of_first, func_type="aot")
+    backward_residual = ops.Custom(f"{library}:BatchNormTrainBackward", out_shape=_gradients_and_g,
+                                   out_dtype=_four_of_first, func_type="aot")
+    backward_residual.add_prim_attr("residual", True)  # same kernel, another output list: keep them apart
+
+    def bprop(x, gamma, beta, settings, out, dout):
+        y, mean, variance, affine = out
+        dx, d_gamma, d_beta = backward(dout[0], x, y, gamma, mean, variance, affine, settings)
+        return dx, d_gamma, d_beta, ops.zeros_like(settings)
+
+    def bprop_residual(x, gamma, beta, residual, settings, out, dout):
+        y, mean, variance, affine = out
+        dx, d_gamma, d_beta, g = backward_residual(dout[0], x, y, gamma, mean, variance, affine, settings)
+        return dx, d_gamma, d_beta, g, ops.zeros_like(settings)
+
+    built = []
+    for residual, gradient in ((False, bprop), (True, bprop_residual)):
+        op = ops.Custom(f"{library}:BatchNormTrainForward", out_shape=_output_statistics_and_affine,
+                        out_dtype=_four_of_first, func_type="aot", bprop=gradient)
+        op.add_prim_attr("residual", residual)  # as conv3d_bn_ops: the two differ by their inputs only
+        built.append(op)
+    return tuple(built)

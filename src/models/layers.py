@@ -5,7 +5,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from .batch_norm import FlatBatchNorm3d
+from .batch_norm import FlatBatchNorm3d, batch_norm_train, trains_on_batch_statistics
 from .cpu_kernels import conv3d_bn_ops, conv3d_ops, convolution_geometry, cpu_custom_op
 from .cpu_kernels import require_capped_onednn
 from .padding import SAME, kernel_pads, mindspore_pads, output_shape, parse_padding, triple
@@ -116,7 +116,9 @@ def conv_bn(conv, bn, x, relu=False, residual=None):
     In inference (network in eval mode, BatchNorm on its moving statistics) with the C++ convolution this is
     one kernel call: the BatchNorm becomes a per-channel scale and shift, applied with the residual add and the
     ReLU in one pass over the convolution's output, in place, instead of three passes and the tensors between
-    them (benchmarks/NOTES.md, attempt 10). Training, exports and other devices take the cells one by one.
+    them (benchmarks/NOTES.md, attempt 10). In training on batch statistics with the C++ kernels the BatchNorm,
+    add and ReLU are one op (batch_norm.batch_norm_train; attempt 13). Exports and other devices take the cells
+    one by one.
     (`conv.training` is checked as well: partial BN freezes a BatchNorm inside a network that trains.)
     """
     if (getattr(conv, "fusable", False) and not conv.exporting and not conv.training and not bn.training
@@ -128,6 +130,8 @@ def conv_bn(conv, bn, x, relu=False, residual=None):
         if conv.has_bias:
             shift = shift + conv.bias * scale
         return conv.fused(x, scale, shift, residual, relu)
+    if bn.train_ops is not None and trains_on_batch_statistics(bn) and x.dtype == ms.float32:
+        return batch_norm_train(bn, conv(x), relu, residual)
     y = bn(conv(x))
     if residual is not None:
         y = y + residual
