@@ -93,7 +93,9 @@ def test_shift_place_block_shifts_every_block_input_and_temporal_pool_halves_tim
 
 def test_variant_training_gradients_with_the_cpu_kernels_equal_mindspore_ops(monkeypatch):
     """Both variants at once, trained: the C++ shift (its gradient the opposite shift, now before the shortcut too)
-    and the C++ max-pool gradient of the temporal pool against the slices form and MindSpore's MaxPool3DGrad."""
+    and the C++ max-pool gradient of the temporal pool against the slices form and MindSpore's MaxPool3DGrad. The
+    training BatchNorm kernel stays off (its tests: test_conv_bn_fusion.py): two BatchNorms that differ by rounding
+    send some max-pool gradients to other elements of ties this small network is full of."""
     from mindspore import nn, ops
     from src.models import cpu_kernels
     from src.models.layers import _MaxPool3dCpuGrad
@@ -109,6 +111,9 @@ def test_variant_training_gradients_with_the_cpu_kernels_equal_mindspore_ops(mon
         net = create_model("tsm_resnet50", num_classes=3, dropout_keep_prob=1.0,
                            model_args={"widen_factor": 0.125, "num_segments": 4, "shift_place": "block",
                                        "temporal_pool": True})
+        for _, cell in net.cells_and_names():
+            if hasattr(cell, "train_ops"):
+                cell.train_ops = None
         assert isinstance(net.pool_before_layer2, _MaxPool3dCpuGrad) == enabled
         assert isinstance(net.layer2[0].shift, TemporalShiftCpu) == enabled
         loss = nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))

@@ -130,7 +130,8 @@ def conv_bn(conv, bn, x, relu=False, residual=None):
         if conv.has_bias:
             shift = shift + conv.bias * scale
         return conv.fused(x, scale, shift, residual, relu)
-    if bn.train_ops is not None and trains_on_batch_statistics(bn) and x.dtype == ms.float32:
+    # getattr: mixed precision (amp O2/O3) wraps the BatchNorm in a cell of its own, which has no train_ops
+    if getattr(bn, "train_ops", None) is not None and trains_on_batch_statistics(bn) and x.dtype == ms.float32:
         return batch_norm_train(bn, conv(x), relu, residual)
     y = bn(conv(x))
     if residual is not None:
