@@ -4,7 +4,7 @@ attempt 13) against the same step with MindSpore's BatchNorm, Add and ReLU, in o
     python benchmarks/bn_train_ab.py [--model resnet3d_50 ...] [--steps 8]
 
 Per model: two networks with the same weights (seeded), one whose BatchNorms have the fused op turned off; the step
-train.py builds (softmax cross-entropy, SGD momentum 0.9 with weight decay, as benchmarks/speed.py); one untimed
+train.py builds, as benchmarks/speed.py builds it (softmax cross-entropy, SGD momentum 0.9 with weight decay); one untimed
 step each (the graph compiles; its time is reported), then --steps timed steps of each, ALTERNATELY (the order
 swapped every round), so that a change of machine load falls on both. Each figure is the median. The first losses
 must agree (same weights, same clip). The issues' shapes by default. Prints a table and writes
@@ -33,48 +33,37 @@ def main(argv=None):
     parser.add_argument("--results_dir", default=os.path.join(ROOT, "benchmarks", "results"))
     args = parser.parse_args(argv)
 
-    import speed  # benchmarks/speed.py: the batch, the weights and the optimizer settings of the comparison
+    import speed  # benchmarks/speed.py: its MindSpore network, batch, weights and training step
     import mindspore as ms
     import numpy as np
-    from mindspore import nn
 
-    from src.factory import create_model, create_optimizer
     from src.fileio import atomic_output
     from src.models.batch_norm import FlatBatchNorm3d
-    from src.training.trainer import build_train_step
 
-    ms.set_device("CPU")
-    ms.set_context(mode=ms.GRAPH_MODE)
     rows = []
     for model in args.model:
         shape = SHAPES[model]
         clips, labels = speed.make_batch(shape, args.num_classes)
-        x, y = ms.Tensor(clips), ms.Tensor(labels.astype(np.int32))
         steps, row = {}, {"model": model, "input": shape}
         for way in WAYS:
-            ms.set_seed(0)
-            net = create_model(model, num_classes=args.num_classes, in_channels=shape[1])
-            speed.informative_weights(net)
+            ms.set_seed(0)  # the same weights for both (speed's informative weights leave the convolutions' own)
+            net, step = speed.build_mindspore("train_step", "graph", shape, args.num_classes, clips, labels,
+                                              model=model, optimizer="sgd")
             norms = [cell for _, cell in net.cells_and_names() if isinstance(cell, FlatBatchNorm3d)]
             if norms[0].train_ops is None:
                 raise SystemExit("the C++ kernels are unavailable here (see src/models/cpu_kernels.py)")
-            if way != "fused":
+            if way != "fused":  # before the first call: the graph compiles then
                 for cell in norms:
                     cell.train_ops = None
-            lr, weight_decay = speed.OPTIMIZERS["sgd"]
-            optimizer = create_optimizer("sgd", net.trainable_params(), lr, momentum=speed.SGD_MOMENTUM,
-                                         weight_decay=weight_decay)
-            step = build_train_step(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"), optimizer)
-            step.set_train(True)
             start = time.perf_counter()
-            row[f"{way} first loss"] = float(step(x, y).asnumpy())
+            row[f"{way} first loss"] = float(step())
             row[f"{way} first step s"] = time.perf_counter() - start
             steps[way] = step
         times = {way: [] for way in WAYS}
         for i in range(args.steps):
             for way in WAYS if i % 2 == 0 else WAYS[::-1]:
                 start = time.perf_counter()
-                steps[way](x, y).asnumpy()
+                steps[way]()
                 times[way].append(1000 * (time.perf_counter() - start))
         for way in WAYS:
             row[f"{way} ms"] = float(np.median(times[way]))

@@ -190,7 +190,7 @@ extern "C" int BatchNormTrainForward(int nparam, void **params, int *ndims, int6
       PlaneSums(d.plane, [=](int64_t j) { return p[j] - k; },
                 [=](int64_t j) { return (p[j] - k) * (p[j] - k); }, &plane_sum[i], &plane_squares[i]);
     }
-  });
+  }, d.plane);
   const std::vector<double> sum = ChannelTotals(d, plane_sum), squares = ChannelTotals(d, plane_squares);
   for (int64_t c = 0; c < d.channels; ++c) {
     const double shifted_mean = sum[c] / count;
@@ -209,7 +209,7 @@ extern "C" int BatchNormTrainForward(int nparam, void **params, int *ndims, int6
     for (int64_t i = begin; i < end; ++i)
       pass(x + i * d.plane, add ? residual + i * d.plane : nullptr, y + i * d.plane, d.plane, mean[i % d.channels],
            scale[i % d.channels], beta[i % d.channels]);
-  });
+  }, d.plane);
   return 0;
 }
 
@@ -260,7 +260,7 @@ extern "C" int BatchNormTrainBackward(int nparam, void **params, int *ndims, int
       sums(dy + o, x + o, y + o, g ? g + o : nullptr, d.plane, mean[c], scale[c], beta[c], &plane_g[i], &plane_gx[i]);
       if (residual && mask == kNoRelu) std::memcpy(g + o, dy + o, sizeof(float) * d.plane);
     }
-  });
+  }, d.plane);
   const std::vector<double> sum_g = ChannelTotals(d, plane_g), sum_gx = ChannelTotals(d, plane_gx);
   std::vector<float> p(d.channels), q(d.channels), r(d.channels);
   for (int64_t c = 0; c < d.channels; ++c) {
@@ -283,6 +283,6 @@ extern "C" int BatchNormTrainBackward(int nparam, void **params, int *ndims, int
       const int64_t o = i * d.plane, c = i % d.channels;
       pass(dy + o, x + o, g ? g + o : nullptr, dx + o, d.plane, mean[c], scale[c], beta[c], p[c], q[c], r[c]);
     }
-  });
+  }, d.plane);
   return 0;
 }

@@ -435,7 +435,7 @@ void ZeroInParallel(void *data, size_t floats) {
   auto *f = static_cast<float *>(data);
   i3d::ParallelRanges(static_cast<int64_t>(floats), [=](int64_t begin, int64_t end) {
     std::memset(f + begin, 0, static_cast<size_t>(end - begin) * sizeof(float));
-  });
+  }, 1);
 }
 
 void Execute(dnnl_primitive_t primitive, dnnl_stream_t stream, std::vector<dnnl_exec_arg_t> args) {
@@ -462,7 +462,7 @@ void ScaleShiftAddRelu(const Dims5 &dims, float *y, const float *scale, const fl
   i3d::ParallelRanges(planes, [=](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i)
       pass(y + i * plane, residual ? residual + i * plane : nullptr, plane, scale[i % channels], shift[i % channels]);
-  });
+  }, plane);
 }
 
 // Conv3dBnForward's arguments: x, w, scale, shift, [residual], geometry, relu, y. Returns -1 when they do not fit.

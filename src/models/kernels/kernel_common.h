@@ -48,10 +48,17 @@ inline int UsableCpus() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+// A thread started for fewer values than this costs more than it saves (a memory-bound pass moves them in ~10 us).
+constexpr int64_t kMinValuesPerThread = int64_t{1} << 16;
+
 // run(begin, end) over [0, count) in contiguous ranges, one per usable CPU (this thread takes the first).
+// values_per_item (0: not given) caps the threads so that each gets at least kMinValuesPerThread values: a small
+// tensor is done by this thread alone.
 template <typename Run>
-inline void ParallelRanges(int64_t count, Run run) {
-  const int threads = static_cast<int>(std::min<int64_t>(UsableCpus(), count));
+inline void ParallelRanges(int64_t count, Run run, int64_t values_per_item = 0) {
+  int64_t usable = std::min<int64_t>(UsableCpus(), count);
+  if (values_per_item > 0) usable = std::max<int64_t>(1, std::min(usable, count * values_per_item / kMinValuesPerThread));
+  const int threads = static_cast<int>(usable);
   std::vector<std::thread> workers;
   for (int i = 1; i < threads; ++i) workers.emplace_back(run, count * i / threads, count * (i + 1) / threads);
   run(0, count / threads);

@@ -94,6 +94,6 @@ extern "C" int MaxPool3dGrad(int nparam, void **params, int *ndims, int64_t **sh
   auto run = [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) PlaneGrad(p, x + i * in_plane, dy + i * out_plane, dx + i * in_plane);
   };
-  i3d::ParallelRanges(planes, run);
+  i3d::ParallelRanges(planes, run, in_plane);
   return 0;
 }

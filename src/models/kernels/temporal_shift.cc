@@ -56,6 +56,6 @@ extern "C" int TemporalShift(int nparam, void **params, int *ndims, int64_t **sh
       MovePlane(x + i * t * frame, out + i * t * frame, t, frame, step);
     }
   };
-  i3d::ParallelRanges(planes, run);
+  i3d::ParallelRanges(planes, run, t * frame);
   return 0;
 }
