@@ -375,7 +375,7 @@ def _four_of_first(x, *rest):
     return [x, x, x, x]
 
 
-def _gradients_of_x_gamma_beta(dy, x, y, gamma, *rest):
+def _gradients_of_x_gamma_beta(dy, x, gamma, *rest):
     return [x, gamma, gamma]
 
 
@@ -409,8 +409,9 @@ def batch_norm_train_ops():
     backward_residual.add_prim_attr("residual", True)  # same kernel, another output list: keep them apart
 
     def bprop(x, gamma, beta, settings, out, dout):
-        y, mean, variance, affine = out
-        dx, d_gamma, d_beta = backward(dout[0], x, y, gamma, mean, variance, affine, settings)
+        # no y here: the mask comes from x, and an input of the gradient is kept alive from the forward (attempt 14)
+        _, mean, variance, affine = out
+        dx, d_gamma, d_beta = backward(dout[0], x, gamma, mean, variance, affine, settings)
         return dx, d_gamma, d_beta, ops.zeros_like(settings)
 
     def bprop_residual(x, gamma, beta, residual, settings, out, dout):

@@ -15,10 +15,13 @@
 //   BatchNormTrainForward(x, gamma (C), beta (C), [residual (like x)], settings float32[2] = (eps, relu))
 //       -> y (like x), mean (C), variance (C, biased: the one that normalises), affine (2C: scale, beta)
 //     y = [relu]((x - mean) * scale + beta [+ residual]), scale = gamma / sqrt(variance + eps)
-//   BatchNormTrainBackward(dy, x, y, gamma, mean, variance, affine, settings) -> dx, dgamma, dbeta [, g]
+//   BatchNormTrainBackward(dy, x, gamma, mean, variance, affine, settings) -> dx, dgamma, dbeta
+//   BatchNormTrainBackward(dy, x, y, gamma, mean, variance, affine, settings) -> dx, dgamma, dbeta, g
 //     g = dy where y > 0 (relu) or dy; dbeta = sum g; dgamma = sum g * xhat; xhat = (x - mean) / sqrt(var + eps);
-//     dx = gamma / sqrt(var + eps) * (g - dbeta / M - xhat * dgamma / M), M = N * S. With four outputs (a residual
-//     was added) g is written too: the residual's gradient.
+//     dx = gamma / sqrt(var + eps) * (g - dbeta / M - xhat * dgamma / M), M = N * S. The second form (a residual
+//     was added) takes y for the ReLU's mask and writes g, the residual's gradient. The first takes no y: an input
+//     of the gradient is kept alive by MindSpore from the forward to the backward, so one that is not read would
+//     cost a tensor per BatchNorm (P3D-63's training peak 2522 -> 2857 MB, benchmarks/NOTES.md attempt 14).
 // Sums are accumulated per (n, c) plane in float over blocks of 1024 values, then in double.
 // Return codes: 0 success, 1 bad arguments.
 #include <cmath>
@@ -215,31 +218,35 @@ extern "C" int BatchNormTrainForward(int nparam, void **params, int *ndims, int6
 
 extern "C" int BatchNormTrainBackward(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
                                       void *stream, void *extra) {
-  // dy, x, y, gamma, mean, variance, affine, settings | dx, dgamma, dbeta, [g]
-  if (nparam != 11 && nparam != 12) return 1;
+  // dy, x, [y,] gamma, mean, variance, affine, settings | dx, dgamma, dbeta, [g]
+  if (nparam != 10 && nparam != 12) return 1;
   for (int i = 0; i < nparam; ++i)
     if (std::string(dtypes[i]) != "float32") return 1;
   const bool residual = nparam == 12;
+  const int k = residual ? 1 : 0;  // the index shift of the inputs after x
+  const int dx_index = 7 + k;
   Layout d;
   if (!ReadLayout(ndims[0], shapes[0], &d)) return 1;
-  for (int i : {1, 2, 8})
+  for (int i : {1, dx_index})
     if (!SameShape(ndims[0], shapes[0], ndims[i], shapes[i])) return 1;
-  if (residual && !SameShape(ndims[0], shapes[0], ndims[11], shapes[11])) return 1;
-  for (int i : {3, 4, 5, 9, 10})
+  if (residual && !(SameShape(ndims[0], shapes[0], ndims[2], shapes[2]) &&
+                    SameShape(ndims[0], shapes[0], ndims[11], shapes[11])))
+    return 1;
+  for (int i : {2 + k, 3 + k, 4 + k, dx_index + 1, dx_index + 2})
     if (!IsVector(ndims[i], shapes[i], d.channels)) return 1;
-  if (!IsVector(ndims[6], shapes[6], 2 * d.channels) || !IsVector(ndims[7], shapes[7], 2)) return 1;
+  if (!IsVector(ndims[5 + k], shapes[5 + k], 2 * d.channels) || !IsVector(ndims[6 + k], shapes[6 + k], 2)) return 1;
   const auto *dy = static_cast<const float *>(params[0]);
   const auto *x = static_cast<const float *>(params[1]);
-  const auto *y = static_cast<const float *>(params[2]);
-  const auto *gamma = static_cast<const float *>(params[3]);
-  const auto *mean = static_cast<const float *>(params[4]);
-  const auto *variance = static_cast<const float *>(params[5]);
-  const auto *scale = static_cast<const float *>(params[6]);
+  const auto *y = residual ? static_cast<const float *>(params[2]) : nullptr;
+  const auto *gamma = static_cast<const float *>(params[2 + k]);
+  const auto *mean = static_cast<const float *>(params[3 + k]);
+  const auto *variance = static_cast<const float *>(params[4 + k]);
+  const auto *scale = static_cast<const float *>(params[5 + k]);
   const float *beta = scale + d.channels;
-  const auto *settings = static_cast<const float *>(params[7]);
-  auto *dx = static_cast<float *>(params[8]);
-  auto *dgamma = static_cast<float *>(params[9]);
-  auto *dbeta = static_cast<float *>(params[10]);
+  const auto *settings = static_cast<const float *>(params[6 + k]);
+  auto *dx = static_cast<float *>(params[dx_index]);
+  auto *dgamma = static_cast<float *>(params[dx_index + 1]);
+  auto *dbeta = static_cast<float *>(params[dx_index + 2]);
   auto *g = residual ? static_cast<float *>(params[11]) : nullptr;
   const double eps = settings[0];
   const bool relu = settings[1] != 0.f;
@@ -257,7 +264,8 @@ extern "C" int BatchNormTrainBackward(int nparam, void **params, int *ndims, int
   i3d::ParallelRanges(planes, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const int64_t o = i * d.plane, c = i % d.channels;
-      sums(dy + o, x + o, y + o, g ? g + o : nullptr, d.plane, mean[c], scale[c], beta[c], &plane_g[i], &plane_gx[i]);
+      sums(dy + o, x + o, y ? y + o : nullptr, g ? g + o : nullptr, d.plane, mean[c], scale[c], beta[c],
+           &plane_g[i], &plane_gx[i]);
       if (residual && mask == kNoRelu) std::memcpy(g + o, dy + o, sizeof(float) * d.plane);
     }
   }, d.plane);
