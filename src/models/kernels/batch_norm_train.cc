@@ -21,7 +21,7 @@
 //     dx = gamma / sqrt(var + eps) * (g - dbeta / M - xhat * dgamma / M), M = N * S. The second form (a residual
 //     was added) takes y for the ReLU's mask and writes g, the residual's gradient. The first takes no y: an input
 //     of the gradient is kept alive by MindSpore from the forward to the backward, so one that is not read would
-//     cost a tensor per BatchNorm (P3D-63's training peak 2522 -> 2857 MB, benchmarks/NOTES.md attempt 14).
+//     cost a tensor per BatchNorm (P3D-63's training peak: 2857 MB with y, 2521 MB without; NOTES.md attempt 14).
 // Sums are accumulated per (n, c) plane in float over blocks of 1024 values, then in double.
 // Return codes: 0 success, 1 bad arguments.
 #include <cmath>
