@@ -287,12 +287,14 @@ def _conv3d_backward_ops(library, stride, padding):
 @functools.lru_cache(maxsize=None)
 def conv3d_bn_ops(stride, padding):
     """The inference ops of a C++ convolution followed by a BatchNorm with moving statistics [+ a residual]
-    [-> ReLU], or None where the C++ convolution is unavailable: (without residual, with residual),
-    op(x, w, scale, shift, [residual,] geometry, relu) -> relu?(conv(x, w) * scale + shift [+ residual]),
-    relu an int64 tensor [0 or 1].
+    [-> ReLU], or None where the C++ convolution is unavailable: {(has_bias, has_residual): op},
+    op(x, w, gamma, beta, moving_mean, moving_variance, [bias,] [residual,] geometry, settings)
+    -> relu?((conv(x, w) [+ bias] - mean) * gamma / sqrt(variance + eps) + beta [+ residual]), settings float32
+    [eps, relu] (FlatBatchNorm3d's settings_linear / settings_relu).
 
     Their gradient is exact (for a network in eval mode that is differentiated: saliency, a frozen-BN fine-tune
-    in eval mode): it recomputes conv(x, w) for the scale's gradient; training itself never takes this path."""
+    in eval mode): it recomputes conv(x, w) for gamma's gradient; the moving statistics get none, as in MindSpore's
+    inference BatchNorm. Training itself never takes this path."""
     forward = conv3d_ops(stride, padding)
     if forward is None:
         return None
@@ -300,34 +302,53 @@ def conv3d_bn_ops(stride, padding):
     like_x, like_w = _conv3d_backward_ops(library, stride, padding)
     channel_axes = (0, 2, 3, 4)
 
-    def gradients(x, w, scale, geometry, relu, out, dout):
-        """dx, dw, dscale, dshift, dresidual: dout through the ReLU where it is on; d/dscale needs conv(x, w)."""
-        g = ops.select(ops.logical_or(out > 0, relu[0] == 0), dout, ops.zeros_like(dout))
+    def gradients(x, w, gamma, beta, mean, variance, bias, geometry, settings, out, dout):
+        """(dx, dw, dgamma, dbeta, dmean, dvariance), dbias, dresidual: dout through the ReLU where it is on."""
+        invstd = 1.0 / ops.sqrt(variance + settings[0])
+        scale = gamma * invstd
+        g = ops.select(ops.logical_or(out > 0, settings[1] == 0), dout, ops.zeros_like(dout))
         dconv = g * scale.reshape(1, -1, 1, 1, 1)
-        d_scale = (g * forward(x, w, geometry)).sum(axis=channel_axes)
-        return like_x(x, w, dconv, geometry), like_w(x, w, dconv, geometry), d_scale, g.sum(axis=channel_axes), g
+        d_shift = g.sum(axis=channel_axes)
+        # y = (conv + bias - mean) * scale + beta: d/dscale = sum g * conv + d_shift * (bias - mean)
+        centre = -mean if bias is None else bias - mean
+        d_scale = (g * forward(x, w, geometry)).sum(axis=channel_axes) + d_shift * centre
+        moving = (ops.zeros_like(mean), ops.zeros_like(variance))
+        firsts = (like_x(x, w, dconv, geometry), like_w(x, w, dconv, geometry), d_scale * invstd, d_shift) + moving
+        return firsts, d_shift * scale, g
 
-    def bprop(x, w, scale, shift, geometry, relu, out, dout):
-        dx, dw, d_scale, d_shift, _ = gradients(x, w, scale, geometry, relu, out, dout)
-        return dx, dw, d_scale, d_shift, ops.zeros_like(geometry), ops.zeros_like(relu)
+    def lasts(geometry, settings):
+        return ops.zeros_like(geometry), ops.zeros_like(settings)
 
-    def bprop_residual(x, w, scale, shift, residual, geometry, relu, out, dout):
-        dx, dw, d_scale, d_shift, d_residual = gradients(x, w, scale, geometry, relu, out, dout)
-        return dx, dw, d_scale, d_shift, d_residual, ops.zeros_like(geometry), ops.zeros_like(relu)
+    def bprop(x, w, gamma, beta, mean, variance, geometry, settings, out, dout):
+        firsts, _, _ = gradients(x, w, gamma, beta, mean, variance, None, geometry, settings, out, dout)
+        return firsts + lasts(geometry, settings)
+
+    def bprop_bias(x, w, gamma, beta, mean, variance, bias, geometry, settings, out, dout):
+        firsts, d_bias, _ = gradients(x, w, gamma, beta, mean, variance, bias, geometry, settings, out, dout)
+        return firsts + (d_bias,) + lasts(geometry, settings)
+
+    def bprop_residual(x, w, gamma, beta, mean, variance, residual, geometry, settings, out, dout):
+        firsts, _, d_residual = gradients(x, w, gamma, beta, mean, variance, None, geometry, settings, out, dout)
+        return firsts + (d_residual,) + lasts(geometry, settings)
+
+    def bprop_bias_residual(x, w, gamma, beta, mean, variance, bias, residual, geometry, settings, out, dout):
+        firsts, d_bias, d_residual = gradients(x, w, gamma, beta, mean, variance, bias, geometry, settings, out, dout)
+        return firsts + (d_bias, d_residual) + lasts(geometry, settings)
 
     def infer_shape(x, w, *rest):
         return conv3d_output_shape(x, w, stride, padding)
 
-    built = []
-    for residual, gradient in ((False, bprop), (True, bprop_residual)):
+    built = {}
+    for has_bias, has_residual, gradient in ((False, False, bprop), (True, False, bprop_bias),
+                                             (False, True, bprop_residual), (True, True, bprop_bias_residual)):
         op = ops.Custom(f"{library}:Conv3dBnForward", out_shape=infer_shape, out_dtype=_first, func_type="aot",
                         bprop=gradient)
         op.add_prim_attr("geometry", tuple(convolution_geometry(stride, padding)))  # see conv3d_ops
-        # the two ops differ by their inputs only: graph mode would give both the gradient of the first one built
-        op.add_prim_attr("residual", residual)
-        built.append(op)
-    return tuple(built)
-
+        # the ops differ by their inputs only: graph mode would give them all the gradient of the first one built
+        op.add_prim_attr("bias", has_bias)
+        op.add_prim_attr("residual", has_residual)
+        built[has_bias, has_residual] = op
+    return built
 
 def _problem_arguments(src_shape, weight_shape, stride, padding):
     geometry = convolution_geometry(stride, parse_padding(padding))

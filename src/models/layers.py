@@ -83,21 +83,26 @@ class Conv3dCpu(Conv3d):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, has_bias, weight_init)
         self.forward_op = forward_op
         self.geometry = ms.Tensor(np.array(convolution_geometry(stride, padding), np.int64))
-        self.bn_op, self.bn_residual_op = conv3d_bn_ops(stride, padding)
-        self.relu_on = ms.Tensor(np.array([1], np.int64))  # the fused kernel's relu argument
-        self.relu_off = ms.Tensor(np.array([0], np.int64))
+        self.bn_ops = conv3d_bn_ops(stride, padding)
 
-    def fused(self, x, scale, shift, residual, relu):
-        """relu?(self(x) * scale + shift [+ residual]) in one kernel call (see conv_bn)."""
-        # float32 as the plain forward (see construct)
-        args = (x.astype(ms.float32), self.weight.astype(ms.float32), scale.astype(ms.float32),
-                shift.astype(ms.float32))
-        relu_flag = self.relu_on if relu else self.relu_off
+    def fused(self, x, bn, residual, relu):
+        """relu?(bn(self(x)) [+ residual]) in one kernel call, `bn` a FlatBatchNorm3d on its moving statistics,
+        x [and residual] float32 (see conv_bn). No casts: each operator costs the compiled graph ~200 KB, and even a
+        cast to the type a tensor has is one (benchmarks/NOTES.md, attempt 15)."""
+        settings = bn.settings_relu if relu else bn.settings_linear
+        # the moving statistics are constants to the gradient, as in MindSpore's inference BatchNorm
+        mean, variance = ops.stop_gradient(bn.moving_mean), ops.stop_gradient(bn.moving_variance)
+        if self.has_bias:
+            if residual is None:
+                return self.bn_ops[(True, False)](x, self.weight, bn.gamma, bn.beta, mean, variance, self.bias,
+                                                  self.geometry, settings)
+            return self.bn_ops[(True, True)](x, self.weight, bn.gamma, bn.beta, mean, variance, self.bias, residual,
+                                             self.geometry, settings)
         if residual is None:
-            y = self.bn_op(*args, self.geometry, relu_flag)
-        else:
-            y = self.bn_residual_op(*args, residual.astype(ms.float32), self.geometry, relu_flag)
-        return y.astype(x.dtype)
+            return self.bn_ops[(False, False)](x, self.weight, bn.gamma, bn.beta, mean, variance, self.geometry,
+                                               settings)
+        return self.bn_ops[(False, True)](x, self.weight, bn.gamma, bn.beta, mean, variance, residual, self.geometry,
+                                          settings)
 
     def construct(self, x):
         if self.exporting:
@@ -121,15 +126,11 @@ def conv_bn(conv, bn, x, relu=False, residual=None):
     one by one.
     (`conv.training` is checked as well: partial BN freezes a BatchNorm inside a network that trains.)
     """
-    if (getattr(conv, "fusable", False) and not conv.exporting and not conv.training and not bn.training
-            and bn.use_batch_statistics is not True):
-        # the moving statistics are constants to the gradient, as in MindSpore's inference BatchNorm
-        mean, variance = ops.stop_gradient(bn.moving_mean), ops.stop_gradient(bn.moving_variance)
-        scale = bn.gamma / ops.sqrt(variance + bn.eps)
-        shift = bn.beta - mean * scale
-        if conv.has_bias:
-            shift = shift + conv.bias * scale
-        return conv.fused(x, scale, shift, residual, relu)
+    if (getattr(conv, "fusable", False) and not conv.exporting and not conv.training
+            and getattr(bn, "settings_relu", None) is not None and not bn.training
+            and bn.use_batch_statistics is not True and x.dtype == ms.float32
+            and (residual is None or residual.dtype == ms.float32)):
+        return conv.fused(x, bn, residual, relu)
     # getattr: mixed precision (amp O2/O3) wraps the BatchNorm in a cell of its own, which has no train_ops
     if getattr(bn, "train_ops", None) is not None and trains_on_batch_statistics(bn) and x.dtype == ms.float32:
         return batch_norm_train(bn, conv(x), relu, residual)

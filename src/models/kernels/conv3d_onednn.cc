@@ -14,10 +14,13 @@
 //   Conv3dForward:         x (N,C,D,H,W), w (O,C,KD,KH,KW), geometry  -> y (N,O,OD,OH,OW)
 //   Conv3dBackwardData:    x, w, dy, geometry                          -> dx, shaped like x (x: shape only)
 //   Conv3dBackwardWeights: x, w, dy, geometry                          -> dw, shaped like w (w: shape only)
-//   Conv3dBnForward:       x, w, scale (O), shift (O), [residual (like y)], geometry, relu (int64[1]) -> y
-//     y = [relu](conv(x, w) * scale + shift [+ residual]) per output channel: a convolution, its BatchNorm on
-//     moving statistics (scale = gamma / sqrt(var + eps), shift = beta - mean * scale), a ResNet block's residual
-//     add and ReLU, as the forward convolution and one pass over its output (the gradient: cpu_kernels.py).
+//   Conv3dBnForward:       x, w, gamma (O), beta (O), moving mean (O), moving variance (O), [bias (O)],
+//                          [residual (like y)], geometry, settings (float32[>= 2]: eps, relu, ...) -> y
+//     y = [relu](conv(x, w) * scale + shift [+ residual]) per output channel: a convolution [with bias], its
+//     BatchNorm on moving statistics (scale = gamma / sqrt(var + eps), shift = beta - mean * scale [+ bias * scale],
+//     computed here: as graph operators they were five per convolution, ~1.8 MB of compiled graph each time,
+//     NOTES.md attempt 15), a ResNet block's residual add and ReLU, as the forward convolution and one pass over
+//     its output (the gradient: cpu_kernels.py). bias and residual are told apart by rank (1 and 5).
 //     Not fused into oneDNN's kernel as post-ops: measured slower and larger (benchmarks/NOTES.md, attempt 10).
 // OD = floor((D + pad before + pad after - KD) / stride) + 1 (ceil(D / stride) for SAME), and so on.
 // Return codes: 0 success, 1 bad arguments, 2 a oneDNN call failed (its status is printed to stderr).
@@ -28,6 +31,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -465,28 +469,70 @@ void ScaleShiftAddRelu(const Dims5 &dims, float *y, const float *scale, const fl
   }, plane);
 }
 
-// Conv3dBnForward's arguments: x, w, scale, shift, [residual], geometry, relu, y. Returns -1 when they do not fit.
-int BnForwardCheck(int nparam, int *ndims, int64_t **shapes, const char **dtypes) {
-  if (nparam != 7 && nparam != 8) return -1;
-  const int geometry_index = nparam - 3, relu_index = nparam - 2;
-  for (int i = 0; i < nparam; ++i) {
-    const bool is_int = i == geometry_index || i == relu_index;
-    const int rank = is_int || i == 2 || i == 3 ? 1 : 5;
-    if (ndims[i] != rank || std::string(dtypes[i]) != (is_int ? "int64" : "float32")) return -1;
+// Conv3dBnForward's arguments: x, w, gamma, beta, mean, variance, [bias], [residual], geometry, settings, y.
+struct BnArguments {
+  int geometry_index = -1, bias_index = -1, residual_index = -1;
+};
+
+// Where Conv3dBnForward's optional arguments are; geometry_index -1 when the arguments do not fit.
+BnArguments BnForwardCheck(int nparam, int *ndims, int64_t **shapes, const char **dtypes) {
+  BnArguments a;
+  if (nparam < 9 || nparam > 11) return a;
+  const int geometry_index = nparam - 3, settings_index = nparam - 2, channels_of_y = 1;
+  for (int i = 6; i < geometry_index; ++i) {
+    if (ndims[i] == 1 && a.bias_index < 0 && a.residual_index < 0) {
+      a.bias_index = i;
+    } else if (ndims[i] == 5 && a.residual_index < 0) {
+      a.residual_index = i;
+    } else {
+      return a;
+    }
   }
-  if (shapes[geometry_index][0] != 9 || shapes[relu_index][0] != 1) return -1;
-  const int64_t channels = shapes[nparam - 1][1];
-  if (shapes[2][0] != channels || shapes[3][0] != channels) return -1;
-  if (nparam == 8 && !std::equal(shapes[4], shapes[4] + 5, shapes[7])) return -1;
-  return geometry_index;
+  const int64_t channels = shapes[nparam - 1][channels_of_y];
+  for (int i = 0; i < nparam; ++i) {
+    const bool is_geometry = i == geometry_index;
+    const bool is_vector = (i >= 2 && i <= 5) || i == a.bias_index || i == settings_index;
+    if (ndims[i] != (is_geometry || is_vector ? 1 : 5)) return a;
+    if (std::string(dtypes[i]) != (is_geometry ? "int64" : "float32")) return a;
+    if (is_vector && i != settings_index && shapes[i][0] != channels) return a;
+  }
+  // settings: the BatchNorm's (eps, relu, ...)
+  if (shapes[geometry_index][0] != 9 || shapes[settings_index][0] < 2) return a;
+  if (a.residual_index >= 0 && !std::equal(shapes[a.residual_index], shapes[a.residual_index] + 5, shapes[nparam - 1]))
+    return a;
+  a.geometry_index = geometry_index;
+  return a;
+}
+
+// The BatchNorm's per-channel scale and shift, in float as MindSpore's Sqrt, Div, Mul and Sub computed them.
+void InferenceAffine(int64_t channels, void **params, const BnArguments &a, float eps, std::vector<float> *scale,
+                     std::vector<float> *shift) {
+  const auto *gamma = static_cast<const float *>(params[2]), *beta = static_cast<const float *>(params[3]);
+  const auto *mean = static_cast<const float *>(params[4]), *variance = static_cast<const float *>(params[5]);
+  const auto *bias = a.bias_index >= 0 ? static_cast<const float *>(params[a.bias_index]) : nullptr;
+  scale->resize(channels);
+  shift->resize(channels);
+  for (int64_t c = 0; c < channels; ++c) {
+    const float s = gamma[c] / std::sqrt(variance[c] + eps);
+    const float moved = mean[c] * s;
+    float t = beta[c] - moved;
+    if (bias) {
+      const float biased = bias[c] * s;
+      t = t + biased;
+    }
+    (*scale)[c] = s;
+    (*shift)[c] = t;
+  }
 }
 
 // x, w, dy/y, result pointers by pass (kInference: Conv3dBnForward's); shapes as MindSpore passes them.
 int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes) {
   const bool bn_forward = pass == kInference;
   int geometry_index;
+  BnArguments bn_arguments;
   if (bn_forward) {
-    geometry_index = BnForwardCheck(nparam, ndims, shapes, dtypes);
+    bn_arguments = BnForwardCheck(nparam, ndims, shapes, dtypes);
+    geometry_index = bn_arguments.geometry_index;
     if (geometry_index < 0) return 1;
   } else {
     if (nparam != (pass == kForward ? 4 : 5)) return 1;
@@ -579,10 +625,12 @@ int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, cons
     }
     CHECK_DNNL(dnnl_stream_wait(stream));
     if (bn_forward) {
-      const bool relu = static_cast<const int64_t *>(params[nparam - 2])[0] != 0;
-      ScaleShiftAddRelu(p.dst, static_cast<float *>(params[y_index]), static_cast<const float *>(params[2]),
-                        static_cast<const float *>(params[3]),
-                        nparam == 8 ? static_cast<const float *>(params[4]) : nullptr, relu);
+      const auto *settings = static_cast<const float *>(params[nparam - 2]);
+      std::vector<float> scale, shift;
+      InferenceAffine(p.dst[1], params, bn_arguments, settings[0], &scale, &shift);
+      const int r = bn_arguments.residual_index;
+      ScaleShiftAddRelu(p.dst, static_cast<float *>(params[y_index]), scale.data(), shift.data(),
+                        r >= 0 ? static_cast<const float *>(params[r]) : nullptr, settings[1] != 0.f);
     }
   } catch (const OnednnError &error) {
     std::fprintf(stderr, "conv3d_onednn: %s failed with oneDNN status %d\n", error.call,
