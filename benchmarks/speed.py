@@ -219,9 +219,11 @@ def build_mindspore(what, mode, shape, num_classes, clips, labels, checkpoint_pa
     net = create_model(model, num_classes=num_classes, in_channels=shape[1], checkpoint_path=checkpoint_path)
     if not checkpoint_path:
         informative_weights(net)
-    x = ms.Tensor(clips)
+    from src.context import compile_and_release
+    x = ms.from_numpy(clips)  # shares the array, as torch.from_numpy does on the PyTorch side (ms.Tensor copies)
     if what == "forward":
         net.set_train(False)
+        compile_and_release(net, x)  # as eval.py's predictor does before the first batch
         return net, lambda: net(x).asnumpy()
     # what train.py builds (optimizer, loss, step), with a constant learning rate
     lr, weight_decay = OPTIMIZERS[optimizer]
@@ -230,6 +232,7 @@ def build_mindspore(what, mode, shape, num_classes, clips, labels, checkpoint_pa
     step = build_train_step(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"), optimizer)
     step.set_train(True)
     y = ms.Tensor(labels.astype(np.int32))
+    compile_and_release(step, x, y)  # as the trainer does before the first step
     return net, lambda: step(x, y).asnumpy()
 
 

@@ -16,10 +16,21 @@ CLIP_FUSIONS = ("logits", "softmax")
 
 
 def network_predictor(net):
-    """numpy clips -> numpy logits with a MindSpore network in inference mode."""
+    """numpy clips -> numpy logits with a MindSpore network in inference mode (compiled for each batch shape
+    before it first runs: src/context.py compile_and_release)."""
     import mindspore as ms
+
+    from ..context import compile_and_release
     net.set_train(False)
-    return lambda clips: net(ms.Tensor(clips)).asnumpy()
+    compiled = set()
+
+    def predict(clips):
+        x = ms.from_numpy(np.ascontiguousarray(clips, np.float32))  # the batch itself, not a copy (ms.Tensor's)
+        if x.shape not in compiled:
+            compile_and_release(net, x)
+            compiled.add(x.shape)
+        return net(x).asnumpy()
+    return predict
 
 
 def predict_clips(predict, dataset, desc="evaluating", progress=True):

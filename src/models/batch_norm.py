@@ -33,12 +33,6 @@ class FlatBatchNorm3d(nn.BatchNorm2d):
         return super().construct(x.reshape(-1, c, t * h, w)).reshape(-1, c, t, h, w)
 
 
-def trains_on_batch_statistics(bn):
-    """Whether the BatchNorm cell normalises by its batch's statistics (and updates its moving ones), as
-    nn.BatchNorm2d decides: use_batch_statistics if set, else its training flag (partial BN sets it False)."""
-    return bn.use_batch_statistics is True or (bn.use_batch_statistics is None and bn.training)
-
-
 def batch_norm_train(bn, x, relu, residual):
     """relu?(bn(x) [+ residual]) for a FlatBatchNorm3d `bn` on batch statistics, with the C++ kernels (bn.train_ops):
     one op forward (statistics, then normalise, add and ReLU in one pass) and one backward, instead of MindSpore's

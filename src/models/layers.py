@@ -5,7 +5,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from .batch_norm import FlatBatchNorm3d, batch_norm_train, trains_on_batch_statistics
+from .batch_norm import FlatBatchNorm3d, batch_norm_train
 from .cpu_kernels import conv3d_bn_ops, conv3d_ops, convolution_geometry, cpu_custom_op
 from .cpu_kernels import require_capped_onednn
 from .padding import SAME, kernel_pads, mindspore_pads, output_shape, parse_padding, triple
@@ -84,25 +84,14 @@ class Conv3dCpu(Conv3d):
         self.forward_op = forward_op
         self.geometry = ms.Tensor(np.array(convolution_geometry(stride, padding), np.int64))
         self.bn_ops = conv3d_bn_ops(stride, padding)
+        # chosen here, not by a condition in the graph (see conv_bn): with or without the bias argument
+        self.fused_call = _fused_call_with_bias if has_bias else _fused_call
 
     def fused(self, x, bn, residual, relu):
         """relu?(bn(self(x)) [+ residual]) in one kernel call, `bn` a FlatBatchNorm3d on its moving statistics,
-        x [and residual] float32 (see conv_bn). No casts: each operator costs the compiled graph ~200 KB, and even a
-        cast to the type a tensor has is one (benchmarks/NOTES.md, attempt 15)."""
-        settings = bn.settings_relu if relu else bn.settings_linear
-        # the moving statistics are constants to the gradient, as in MindSpore's inference BatchNorm
-        mean, variance = ops.stop_gradient(bn.moving_mean), ops.stop_gradient(bn.moving_variance)
-        if self.has_bias:
-            if residual is None:
-                return self.bn_ops[(True, False)](x, self.weight, bn.gamma, bn.beta, mean, variance, self.bias,
-                                                  self.geometry, settings)
-            return self.bn_ops[(True, True)](x, self.weight, bn.gamma, bn.beta, mean, variance, self.bias, residual,
-                                             self.geometry, settings)
-        if residual is None:
-            return self.bn_ops[(False, False)](x, self.weight, bn.gamma, bn.beta, mean, variance, self.geometry,
-                                               settings)
-        return self.bn_ops[(False, True)](x, self.weight, bn.gamma, bn.beta, mean, variance, residual, self.geometry,
-                                          settings)
+        x [and residual] float32 (see conv_bn). No casts: even a cast to the type a tensor has is an operator of the
+        compiled graph, and each costs it ~200 KB (benchmarks/NOTES.md, attempt 15)."""
+        return self.fused_call(self, x, bn, residual, bn.settings_relu if relu else bn.settings_linear)
 
     def construct(self, x):
         if self.exporting:
@@ -112,6 +101,40 @@ class Conv3dCpu(Conv3d):
         if self.has_bias:
             y = y + self.bias.astype(ms.float32).reshape(1, -1, 1, 1, 1)
         return y.astype(x.dtype)
+
+
+# The fused inference kernel's inputs (cpu_kernels.conv3d_bn_ops); its gradient gives the moving statistics none.
+def _fused_call(conv, x, bn, residual, settings):
+    if residual is None:
+        return conv.bn_ops[(False, False)](x, conv.weight, bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance,
+                                           conv.geometry, settings)
+    return conv.bn_ops[(False, True)](x, conv.weight, bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance,
+                                      residual, conv.geometry, settings)
+
+
+def _fused_call_with_bias(conv, x, bn, residual, settings):
+    if residual is None:
+        return conv.bn_ops[(True, False)](x, conv.weight, bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance,
+                                          conv.bias, conv.geometry, settings)
+    return conv.bn_ops[(True, True)](x, conv.weight, bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance,
+                                     conv.bias, residual, conv.geometry, settings)
+
+
+@ops.constexpr
+def _conv_bn_route(fusable, exporting, conv_training, bn_has_settings, bn_training, bn_batch_statistics,
+                   bn_has_train_ops, dtype):
+    """How conv_bn computes: "inference" (the fused kernel on moving statistics), "training" (the C++ training
+    BatchNorm on batch statistics) or "cells" (one by one). Evaluated in Python while the graph is compiled, and the
+    route then taken from _ROUTES: written as conditions in conv_bn, the same decision cost the compiled graph
+    ~0.8 MB per convolution, each condition and branch a part of it (benchmarks/NOTES.md, attempt 15)."""
+    # as nn.BatchNorm2d decides: use_batch_statistics if set, else its training flag (partial BN sets it False)
+    on_batch_statistics = bn_batch_statistics is True or (bn_batch_statistics is None and bn_training)
+    if (fusable and not exporting and not conv_training and bn_has_settings and not bn_training
+            and not on_batch_statistics and dtype == ms.float32):
+        return "inference"
+    if bn_has_train_ops and on_batch_statistics and dtype == ms.float32:
+        return "training"
+    return "cells"
 
 
 def conv_bn(conv, bn, x, relu=False, residual=None):
@@ -126,18 +149,30 @@ def conv_bn(conv, bn, x, relu=False, residual=None):
     one by one.
     (`conv.training` is checked as well: partial BN freezes a BatchNorm inside a network that trains.)
     """
-    if (getattr(conv, "fusable", False) and not conv.exporting and not conv.training
-            and getattr(bn, "settings_relu", None) is not None and not bn.training
-            and bn.use_batch_statistics is not True and x.dtype == ms.float32
-            and (residual is None or residual.dtype == ms.float32)):
-        return conv.fused(x, bn, residual, relu)
-    # getattr: mixed precision (amp O2/O3) wraps the BatchNorm in a cell of its own, which has no train_ops
-    if getattr(bn, "train_ops", None) is not None and trains_on_batch_statistics(bn) and x.dtype == ms.float32:
-        return batch_norm_train(bn, conv(x), relu, residual)
+    # getattr: other devices' convolutions have no fusion; mixed precision (amp O2/O3) wraps the BatchNorm in a
+    # cell of its own, without settings or train_ops
+    route = _conv_bn_route(getattr(conv, "fusable", False), getattr(conv, "exporting", False), conv.training,
+                           getattr(bn, "settings_relu", None) is not None, bn.training, bn.use_batch_statistics,
+                           getattr(bn, "train_ops", None) is not None, x.dtype)
+    return _ROUTES[route](conv, bn, x, relu, residual)
+
+
+def _inference_route(conv, bn, x, relu, residual):
+    return conv.fused(x, bn, residual, relu)
+
+
+def _training_route(conv, bn, x, relu, residual):
+    return batch_norm_train(bn, conv(x), relu, residual)
+
+
+def _cells_route(conv, bn, x, relu, residual):
     y = bn(conv(x))
     if residual is not None:
         y = y + residual
     return ops.relu(y) if relu else y
+
+
+_ROUTES = {"inference": _inference_route, "training": _training_route, "cells": _cells_route}
 
 
 def conv3d(in_channels, out_channels, kernel_size, stride=1, padding=SAME, has_bias=False, weight_init=None):

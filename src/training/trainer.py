@@ -7,6 +7,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
+from ..context import compile_and_release
 from ..progress import Progress
 from .checkpoint import read_run_state
 
@@ -79,6 +80,7 @@ class Trainer:
         self.is_main, self.sink_mode, self.progress, self.rank = is_main, sink_mode, progress, rank
         self.progress_every = progress_every
         self.callbacks = list(callbacks)
+        self._compiled = False
 
     def state(self):
         """{name: Parameter} of the network and optimizer: everything a resumed run needs."""
@@ -116,6 +118,9 @@ class Trainer:
 
     def _step(self, iterator, epoch, step):
         clips, labels, videos = next(iterator)
+        if not self._compiled:  # compiled before it first runs, its freed memory returned (compile_and_release)
+            compile_and_release(self.train_step, clips, labels)
+            self._compiled = True
         out = self.train_step(clips, labels)
         loss = float((out[0] if isinstance(out, tuple) else out).asnumpy())
         for callback in self.callbacks:
