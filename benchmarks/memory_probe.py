@@ -39,6 +39,7 @@ def main():
     import src  # noqa: F401
     report("import src")
     from benchmarks import speed
+    speed.note_a_users_isa_cap()
     if args.weight_decay is not None:
         speed.OPTIMIZERS["sgd"] = (speed.OPTIMIZERS["sgd"][0], args.weight_decay)
     clips, labels = speed.make_batch(shape, 400)

@@ -605,6 +605,15 @@ def run_suite(args):
     return 1 if failed else 0
 
 
+def note_a_users_isa_cap():
+    """One line when ONEDNN_MAX_CPU_ISA comes from the environment: a cap of the user's own is never lifted
+    (cpu_kernels.lift_isa_cap_for_kernels), so the C++ kernels then run oneDNN's AVX2 kernels and the figures are
+    not the ones users get (attempt 14's P3D run had it: benchmarks/NOTES.md, attempt 15)."""
+    if os.environ.get(ISA_VARIABLE) and not src.onednn_cap_is_ours() and os.environ.get(CPU_KERNELS_VARIABLE) != "0":
+        print(f"note: {ISA_VARIABLE}={os.environ[ISA_VARIABLE]} is set in the environment: MindSpore's C++ kernels "
+              "run at that cap too (unset it to measure them as users run them)", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", dest="models", nargs="+", choices=tuple(MODELS), default=["i3d"],
@@ -646,6 +655,7 @@ def main(argv=None):
         args.optimizer = args.optimizer or MODELS[args.model][2]
     if args.cpu_kernels:  # read when the network is built; inherited by every process this one starts
         os.environ[CPU_KERNELS_VARIABLE] = "1" if args.cpu_kernels == "on" else "0"
+    note_a_users_isa_cap()
     pin_to_cores(args.threads)
     if args.alone:
         return run_alone(args)
