@@ -150,9 +150,10 @@ def conv_bn(conv, bn, x, relu=False, residual=None):
     (`conv.training` is checked as well: partial BN freezes a BatchNorm inside a network that trains.)
     """
     # getattr: other devices' convolutions have no fusion; mixed precision (amp O2/O3) wraps the BatchNorm in a
-    # cell of its own, without settings or train_ops
+    # cell of its own, without settings, train_ops or use_batch_statistics
     route = _conv_bn_route(getattr(conv, "fusable", False), getattr(conv, "exporting", False), conv.training,
-                           getattr(bn, "settings_relu", None) is not None, bn.training, bn.use_batch_statistics,
+                           getattr(bn, "settings_relu", None) is not None, bn.training,
+                           getattr(bn, "use_batch_statistics", None),
                            getattr(bn, "train_ops", None) is not None, x.dtype)
     return _ROUTES[route](conv, bn, x, relu, residual)
 
