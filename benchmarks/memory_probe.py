@@ -1,6 +1,7 @@
 """MindSpore alone: resident and peak memory at each stage of one process, and the step time, for one model.
 
     python benchmarks/memory_probe.py --model p3d199 --shape 1,3,16,160,160 --what train_step [--weight_decay 0]
+                                      [--keep_compiler_memory]
     python benchmarks/memory_probe.py --model resnet3d_18 --shape 8,3,16,112,112 --what forward
 
 Where speed.py gives one peak per framework, this prints where the memory goes (after importing MindSpore and src,
@@ -30,6 +31,8 @@ def main():
     parser.add_argument("--what", choices=("forward", "train_step"), default="train_step")
     parser.add_argument("--weight_decay", type=float, default=None, help="SGD weight decay (default speed.py's)")
     parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--keep_compiler_memory", action="store_true",
+                        help="let the first step compile (no compile_and_release): what attempt 15 changed")
     args = parser.parse_args()
     shape = tuple(int(v) for v in args.shape.split(","))
     report("start")
@@ -43,8 +46,9 @@ def main():
     if args.weight_decay is not None:
         speed.OPTIMIZERS["sgd"] = (speed.OPTIMIZERS["sgd"][0], args.weight_decay)
     clips, labels = speed.make_batch(shape, 400)
-    _, step = speed.build_mindspore(args.what, "graph", shape, 400, clips, labels, model=args.model, optimizer="sgd")
-    report("built")
+    _, step = speed.build_mindspore(args.what, "graph", shape, 400, clips, labels, model=args.model, optimizer="sgd",
+                                    release=not args.keep_compiler_memory)
+    report("built" if args.keep_compiler_memory else "built, compiled, released")
     times = []
     for i in range(args.steps + 1):  # the first one compiles
         start = time.perf_counter()

@@ -204,10 +204,12 @@ def informative_weights(net, seed=0):
 
 
 def build_mindspore(what, mode, shape, num_classes, clips, labels, checkpoint_path=None, model="i3d",
-                    optimizer="adam"):
+                    optimizer="adam", release=True):
     """(network, step function) for MindSpore: the step returns the logits (forward) or the loss.
 
-    Weights: `checkpoint_path` (e.g. the converted Kinetics-400 weights), else informative random ones."""
+    Weights: `checkpoint_path` (e.g. the converted Kinetics-400 weights), else informative random ones.
+    release: compiled first and the compiler's freed memory returned, as the entry scripts do
+    (src/context.py compile_and_release); False: compiled by the first step (memory_probe.py --keep_compiler_memory)."""
     import mindspore as ms
     from mindspore import nn
 
@@ -223,7 +225,8 @@ def build_mindspore(what, mode, shape, num_classes, clips, labels, checkpoint_pa
     x = ms.from_numpy(clips)  # shares the array, as torch.from_numpy does on the PyTorch side (ms.Tensor copies)
     if what == "forward":
         net.set_train(False)
-        compile_and_release(net, x)  # as eval.py's predictor does before the first batch
+        if release:
+            compile_and_release(net, x)  # as eval.py's predictor does before the first batch
         return net, lambda: net(x).asnumpy()
     # what train.py builds (optimizer, loss, step), with a constant learning rate
     lr, weight_decay = OPTIMIZERS[optimizer]
@@ -232,7 +235,8 @@ def build_mindspore(what, mode, shape, num_classes, clips, labels, checkpoint_pa
     step = build_train_step(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"), optimizer)
     step.set_train(True)
     y = ms.Tensor(labels.astype(np.int32))
-    compile_and_release(step, x, y)  # as the trainer does before the first step
+    if release:
+        compile_and_release(step, x, y)  # as the trainer does before the first step
     return net, lambda: step(x, y).asnumpy()
 
 

@@ -123,11 +123,8 @@ def compile_and_release(cell, *inputs):
 def release_freed_memory():
     """glibc's malloc_trim(0): the free memory of malloc's heaps goes back to the OS (no-op without glibc)."""
     import ctypes
-    import ctypes.util
-    name = ctypes.util.find_library("c")
     try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):  # not glibc (musl, macOS, Windows)
-        trim = None
-    if trim is not None:
-        trim(0)
+        trim = ctypes.CDLL(None).malloc_trim  # the process's own symbols: glibc's, where it is the C library
+    except (OSError, TypeError, AttributeError):  # not glibc (musl, macOS), or no CDLL(None) (Windows)
+        return
+    trim(0)

@@ -255,3 +255,17 @@ def test_speed_benchmark_resnet3d_train_step(tmp_path):
     for framework in ("mindspore", "pytorch"):
         assert result["peak_rss_mb"][framework] >= result["rss_after_build_mb"][framework] > 0
     assert all(np.isfinite(v) for v in result["first_loss"].values())
+
+
+def test_graph_memory_measures_every_layer_form(tmp_path):
+    """benchmarks/graph_memory.py (NOTES.md attempt 15): each form in its own process, a per-layer figure for each,
+    the JSON written; compiling even a 20-layer stack adds resident memory, so no form measures nothing."""
+    command = [sys.executable, os.path.join(ROOT, "benchmarks", "graph_memory.py"), "--layers", "20", "--channels",
+               "8", "--results_dir", str(tmp_path)]
+    out = subprocess.run(command, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    with open(tmp_path / "graph_memory.json") as f:
+        result = json.load(f)
+    assert [row["form"] for row in result["rows"]] == ["relu", "conv", "conv_op", "fused_op", "conv_bn"]
+    assert all(row["kb_per_layer"] > 50 for row in result["rows"]), result["rows"]
+    assert result["input"] == [1, 8, 2, 4, 4]

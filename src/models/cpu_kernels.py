@@ -350,6 +350,7 @@ def conv3d_bn_ops(stride, padding):
         built[has_bias, has_residual] = op
     return built
 
+
 def _problem_arguments(src_shape, weight_shape, stride, padding):
     geometry = convolution_geometry(stride, parse_padding(padding))
     arrays = [np.ascontiguousarray(v, np.int64) for v in (src_shape, weight_shape, geometry)]

@@ -18,9 +18,9 @@
 //                          [residual (like y)], geometry, settings (float32[>= 2]: eps, relu, ...) -> y
 //     y = [relu](conv(x, w) * scale + shift [+ residual]) per output channel: a convolution [with bias], its
 //     BatchNorm on moving statistics (scale = gamma / sqrt(var + eps), shift = beta - mean * scale [+ bias * scale],
-//     computed here: as graph operators they were five per convolution, ~1.8 MB of compiled graph each time,
-//     NOTES.md attempt 15), a ResNet block's residual add and ReLU, as the forward convolution and one pass over
-//     its output (the gradient: cpu_kernels.py). bias and residual are told apart by rank (1 and 5).
+//     computed here: as graph operators, with the casts around the call, they cost the compiled graph ~0.4 MB
+//     per convolution, NOTES.md attempt 15), a ResNet block's residual add and ReLU, as the forward convolution
+//     and one pass over its output (the gradient: cpu_kernels.py). bias and residual are told apart by rank (1, 5).
 //     Not fused into oneDNN's kernel as post-ops: measured slower and larger (benchmarks/NOTES.md, attempt 10).
 // OD = floor((D + pad before + pad after - KD) / stride) + 1 (ceil(D / stride) for SAME), and so on.
 // Return codes: 0 success, 1 bad arguments, 2 a oneDNN call failed (its status is printed to stderr).
@@ -478,7 +478,7 @@ struct BnArguments {
 BnArguments BnForwardCheck(int nparam, int *ndims, int64_t **shapes, const char **dtypes) {
   BnArguments a;
   if (nparam < 9 || nparam > 11) return a;
-  const int geometry_index = nparam - 3, settings_index = nparam - 2, channels_of_y = 1;
+  const int geometry_index = nparam - 3, settings_index = nparam - 2;
   for (int i = 6; i < geometry_index; ++i) {
     if (ndims[i] == 1 && a.bias_index < 0 && a.residual_index < 0) {
       a.bias_index = i;
@@ -488,7 +488,7 @@ BnArguments BnForwardCheck(int nparam, int *ndims, int64_t **shapes, const char 
       return a;
     }
   }
-  const int64_t channels = shapes[nparam - 1][channels_of_y];
+  const int64_t channels = shapes[nparam - 1][1];  // y's
   for (int i = 0; i < nparam; ++i) {
     const bool is_geometry = i == geometry_index;
     const bool is_vector = (i >= 2 && i <= 5) || i == a.bias_index || i == settings_index;
@@ -498,8 +498,8 @@ BnArguments BnForwardCheck(int nparam, int *ndims, int64_t **shapes, const char 
   }
   // settings: the BatchNorm's (eps, relu, ...)
   if (shapes[geometry_index][0] != 9 || shapes[settings_index][0] < 2) return a;
-  if (a.residual_index >= 0 && !std::equal(shapes[a.residual_index], shapes[a.residual_index] + 5, shapes[nparam - 1]))
-    return a;
+  const int r = a.residual_index;
+  if (r >= 0 && !std::equal(shapes[r], shapes[r] + 5, shapes[nparam - 1])) return a;
   a.geometry_index = geometry_index;
   return a;
 }
