@@ -150,6 +150,10 @@ OPTION_GROUPS = {
              "softmax probabilities (kenshohara)", ("logits", "softmax")),
         _opt("num_val_samples", POSITIVE_INT, 1, "evaluation clips per video, evenly spaced, scores averaged per "
              "video"),
+        _opt("num_val_crops", POSITIVE_INT, 1, "evaluation views of every clip (mit-han-lab's --test_crops), scores "
+             "averaged per video: 1 the centre; 3 along the longer side (with spatial_size = short_side, e.g. "
+             "256/256: the references' full-resolution test); 10 the corners and centre, each also mirrored",
+             (1, 3, 10)),
         _opt("spatial_size", POSITIVE_INT, 224, "crop height and width"),
         _opt("short_side", NONNEGATIVE_INT, 0, "resize frames to this shorter side before cropping; 0: as "
              "stored (infer.py: 256, the size prepare_dataset stores)"),
@@ -289,8 +293,9 @@ SCRIPT_OPTIONS = {
     "eval": (*_NETWORK, "data", "clip", "evaluation", "device", "cloud"),
     "eval_onnx": ("mode", "data", "clip", "evaluation", "device"),
     "export": (*_NETWORK, "sample_duration", "spatial_size", "batch_size", "export", "device"),
-    "infer": (*_NETWORK, "sample_duration", "spatial_size", "short_side", "num_val_samples", "clip_fusion",
-              "annotation_path", "rgb_path", "flow_path", "fusion", "rgb_weight", "flow_weight", "demo", "device"),
+    "infer": (*_NETWORK, "sample_duration", "spatial_size", "short_side", "num_val_samples", "num_val_crops",
+              "clip_fusion", "annotation_path", "rgb_path", "flow_path", "fusion", "rgb_weight", "flow_weight", "demo",
+              "device"),
     "preprocess": ("mode", "data", "clip", "preprocess_result"),
     "postprocess": ("mode", "dataset", "test_mode", "clip_fusion", "fusion", "rgb_weight", "flow_weight", "result_dir", "inference"),
 }

@@ -8,7 +8,8 @@ A clip is what eval.py builds from a prepared frame tree (src/inference/video_cl
 evenly spaced windows of --sample_duration frames (the centre one by default, loop-padded if the video is
 shorter), or for a model whose input contract samples TSN segments (TSM) one frame from each of
 --sample_duration segments (their centres by default); shorter side --short_side (0: 256, as prepare_dataset
-stores frames), centre crop --spatial_size; only the JPEG re-encoding of prepared frames is missing. The flow
+stores frames), centre crop --spatial_size (--num_val_crops 3 or 10: that many views of every clip, as
+eval.py); only the JPEG re-encoding of prepared frames is missing. The flow
 stream runs when --flow_path is given, on optical flow computed on the fly (--flow_method; tvl1 takes seconds
 per frame pair on a CPU, dis milliseconds), and both streams are fused as eval.py fuses them (--fusion,
 --rgb_weight, --flow_weight). Class names: --labels (one per line), --annotation_path (a dataset's labels) or,
@@ -30,6 +31,7 @@ from src.inference import (DEFAULT_SHORT_SIDE, check_video, class_names_for, cla
                            predictions_record)
 
 TOP_K = 5
+CROP_NAMES = {1: "centre crop", 3: "3 crops along the longer side", 10: "10 crops (corners, centre, mirrored)"}
 # The settings a training run's config.yaml gives infer.py (src/factory/from_config.py TRAINED_ON)
 TRAINED_OPTIONS = {"clip_len": "sample_duration", "spatial_size": "spatial_size", "short_side": "short_side",
                    "flow_method": "flow_method"}
@@ -67,14 +69,16 @@ def main(argv=None):
                               num_clips=cfg.num_val_samples, short_side=short_side, flow_method=cfg.flow_method,
                               fusion=cfg.fusion, weights=(cfg.rgb_weight, cfg.flow_weight), progress=True,
                               normalization=model_normalization(cfg.model), clip_fusion=cfg.clip_fusion,
-                              sampler=sampler)
+                              sampler=sampler, num_crops=cfg.num_val_crops)
     frames = "frames" if sampler == "dense" else "segment frames"
     print(f"{cfg.num_val_samples} clip(s) of {cfg.sample_duration} {frames} per video, shorter side {short_side}, "
-          f"centre crop {cfg.spatial_size}; class names: {names_from or 'none given (class indices)'}")
+          f"{CROP_NAMES[cfg.num_val_crops]} {cfg.spatial_size}; "
+          f"class names: {names_from or 'none given (class indices)'}")
     print(format_predictions(records, class_names, TOP_K, cfg.fusion))
     if cfg.json_out:
         options = {"checkpoints": checkpoints, "sample_duration": cfg.sample_duration, "sampler": sampler,
                    "spatial_size": cfg.spatial_size, "short_side": short_side, "num_val_samples": cfg.num_val_samples,
+                   "num_val_crops": cfg.num_val_crops,
                    "flow_method": cfg.flow_method if "flow" in checkpoints else None, "fusion": cfg.fusion,
                    "weights": {"rgb": cfg.rgb_weight, "flow": cfg.flow_weight}, "class_names_from": names_from}
         write_json(cfg.json_out, predictions_record(records, class_names, options, TOP_K))

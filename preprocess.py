@@ -3,8 +3,8 @@ r"""Write the VALIDATION clips of one stream as raw float32 batches for the C++ 
     python preprocess.py --dataset hmdb51 --mode rgb --video_path FRAMES --annotation_path ANN.json \
         --batch_size 8 [--test_sample_duration 64 --spatial_size 224 --num_val_samples 1]
 
-The clips are exactly eval.py's (centre crop, the model's temporal sampling: evenly spaced windows or TSN
-segments, the same normalisation), so the 310 accuracy from postprocess.py equals eval.py's on the same model.
+The clips are exactly eval.py's (its spatial views, --num_val_crops; the model's temporal sampling: evenly
+spaced windows or TSN segments; the same normalisation), so the 310 accuracy from postprocess.py equals eval.py's on the same model.
 Layout (src/deploy/batch_files.py): preprocess_Result/data/<dataset>/<mode>/*.bin,
 preprocess_Result/label/<dataset>/<mode>/ (labels, manifest).
 """
@@ -26,7 +26,8 @@ def main(argv=None):
         data_dir, label_dir = write_clip_batches(
             cfg.preprocess_result, cfg.dataset, cfg.mode, data.create_tuple_iterator(num_epochs=1, output_numpy=True),
             source, cfg.batch_size, cfg.num_val_samples, progress=bar)
-    print(f"{len(source.records)} videos x {cfg.num_val_samples} clips in batches of {cfg.batch_size}: {data_dir} "
+    print(f"{len(source.records)} videos x {cfg.num_val_samples} clips x {cfg.num_val_crops} crops in batches of "
+          f"{cfg.batch_size}: {data_dir} "
           f"(labels and manifest: {label_dir})")
     return data_dir
 

@@ -572,7 +572,7 @@ def test_a_bug_in_the_source_keeps_its_traceback(rgb_tree):
     def buggy_transform(clip, rng):
         raise TypeError("a bug, not bad input")
 
-    source.spatial = buggy_transform  # the source's own object is what the worker thread calls
+    source.spatial_views = [buggy_transform]  # the source's own object is what the worker thread calls
     with pytest.raises(RuntimeError, match="(?s)Traceback.*TypeError: a bug, not bad input") as info:
         _batches(dataset)
     assert clip_source_message(info.value) is None

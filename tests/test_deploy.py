@@ -90,6 +90,11 @@ def test_preprocess_writes_equal_sized_batches_regular_labels_and_a_manifest(set
     # a second run replaces the folder (a smaller batch: no stale files left)
     preprocess.main(common(setup, "--batch_size", "8", "--preprocess_result", str(out)))
     assert len(os.listdir(data_dir)) == 2 and not (out / "data" / "video_json" / "rgb.partial").exists()
+    # 3 crops of every clip: 9 videos x 3 views, each video's views together
+    preprocess.main(common(setup, "--batch_size", "8", "--num_val_crops", "3", "--preprocess_result", str(out)))
+    manifest = read_manifest(str(out), "video_json", "rgb")
+    assert manifest["num_val_crops"] == 3 and manifest["num_clips"] == 27 and len(os.listdir(data_dir)) == 4
+    assert manifest["clip_video_index"] == [video for video in range(9) for _ in range(3)]
 
 
 def test_preprocess_deletes_no_file_it_did_not_write(setup, tmp_path):

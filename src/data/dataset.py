@@ -112,10 +112,11 @@ def clip_source_message(error):
 class VideoClipDataset:
     """Random-access source of (clip, label, video index) for mindspore.dataset.GeneratorDataset.
 
-    Item i is clip i % clips_per_video of video i // clips_per_video. `temporal` maps (n_frames, rng,
-    clip_index) to 0-based frame offsets; `spatial` maps a uint8 (T, H, W, C) clip and the rng to a
-    cropped one; the result is float32 (C, T, H, W), scaled (or uint8 (C, T, H, W) without
-    `output_float`); `normalization` (src/data/normalization.py) is the model's input scaling, default I3D's.
+    `temporal` maps (n_frames, rng, clip_index) to 0-based frame offsets; `spatial` maps a uint8 (T, H, W, C)
+    clip and the rng to a cropped one, or is a list of such views (evaluation's spatial crops, each a view of
+    every clip). A video has clips_per_video x views items, clip by clip, view by view within a clip. The result
+    is float32 (C, T, H, W), scaled (or uint8 (C, T, H, W) without `output_float`); `normalization`
+    (src/data/normalization.py) is the model's input scaling, default I3D's.
 
     What can be checked before a worker reads a clip is checked when the dataset is built: every video's frames
     against its n_frames (a listdir per video), and the spatial transform against the size of each video's first
@@ -131,7 +132,8 @@ class VideoClipDataset:
         if mode not in LOADERS:
             raise ValueError(f"mode must be one of {sorted(LOADERS)}, got '{mode}'")
         self.records, self.class_names = load_video_records(root, annotation_path, subset, mode)
-        self.mode, self.temporal, self.spatial = mode, temporal, spatial
+        self.mode, self.temporal = mode, temporal
+        self.spatial_views = list(spatial) if isinstance(spatial, (list, tuple)) else [spatial]
         self.clips_per_video = clips_per_video
         self.seed = seed
         self.check_counts = check_counts
@@ -148,13 +150,18 @@ class VideoClipDataset:
             if shape in checked:
                 continue
             try:
-                self.spatial(np.zeros((1,) + shape, np.uint8), np.random.default_rng(0))
+                for spatial in self.spatial_views:
+                    spatial(np.zeros((1,) + shape, np.uint8), np.random.default_rng(0))
             except ValueError as error:
                 raise ValueError(f"{first}: {error}") from None
             checked.add(shape)
 
+    @property
+    def items_per_video(self):
+        return self.clips_per_video * len(self.spatial_views)
+
     def __len__(self):
-        return len(self.records) * self.clips_per_video
+        return len(self.records) * self.items_per_video
 
     def video_ids(self):
         return [record.video_id for record in self.records]
@@ -164,13 +171,15 @@ class VideoClipDataset:
 
     def load_clip(self, item, epoch=0):
         """uint8 (T, H, W, C) after temporal sampling and spatial transforms."""
-        record = self.records[item // self.clips_per_video]
+        video, view_item = divmod(item, self.items_per_video)
+        clip_index, view = divmod(view_item, len(self.spatial_views))
+        record = self.records[video]
         rng = self._rng(epoch, item)
         if self.check_counts:
             check_frame_count(record.video_dir, record.n_frames, self.mode)
-        offsets = self.temporal(record.n_frames, rng, item % self.clips_per_video)
+        offsets = self.temporal(record.n_frames, rng, clip_index)
         clip = LOADERS[self.mode](record.video_dir, offsets)
-        return self.spatial(clip, rng)
+        return self.spatial_views[view](clip, rng)
 
     def __getitem__(self, key):
         epoch, item = divmod(int(key), len(self))
@@ -185,7 +194,7 @@ class VideoClipDataset:
         clip = (to_model_input(clip, self.normalization) if self.output_float
                 else np.ascontiguousarray(np.moveaxis(clip, 3, 0)))
         # numpy arrays, never Python scalars: MindSpore's GeneratorDataset rejects scalar rows under numpy 2.
-        video = item // self.clips_per_video
+        video = item // self.items_per_video
         return clip, np.array(self.records[video].label, np.int32), np.array(video, np.int32)
 
 

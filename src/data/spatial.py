@@ -157,22 +157,70 @@ class RandomResizedCrop:
         return resize_frames(crop(clip, top, left, crop_h, crop_w), self.size, self.size)
 
 
+def mirror(clip, is_flow=False):
+    """The clip mirrored left to right. A flow clip's x displacement changes sign: with the uint8 quantisation
+    v = round((f + 20) * 255 / 40), -f is 255 - v."""
+    clip = clip[:, :, ::-1]
+    if is_flow:
+        clip = clip.copy()
+        clip[..., 0] = 255 - clip[..., 0]
+    return clip
+
+
 class RandomHorizontalFlip:
-    """Mirror the clip with probability p. A flow clip's x displacement changes sign: with the uint8
-    quantisation v = round((f + 20) * 255 / 40), -f is 255 - v."""
+    """Mirror the clip (see mirror) with probability p."""
 
     def __init__(self, p=0.5, is_flow=False):
         self.p = p
         self.is_flow = is_flow
 
     def __call__(self, clip, rng):
-        if rng.random() >= self.p:
-            return clip
-        clip = clip[:, :, ::-1]
-        if self.is_flow:
-            clip = clip.copy()
-            clip[..., 0] = 255 - clip[..., 0]
-        return clip
+        return clip if rng.random() >= self.p else mirror(clip, self.is_flow)
+
+
+# Spatial views per clip in evaluation (mit-han-lab's --test_crops, mmaction2's CenterCrop / ThreeCrop / TenCrop).
+EVALUATION_CROPS = (1, 3, 10)
+
+
+def evaluation_windows(height, width, size, num_crops):
+    """(top, left, mirrored) of each of the `num_crops` evaluation views of a size x size crop in height x width
+    frames (EVALUATION_CROPS).
+
+    1: the centre (CenterCrop). 3: mmaction2's ThreeCrop: the start, the end and the middle of the longer side,
+    steps of half the freedom rounded down (start, 2 step, step), centred across (at crop = the shorter side, the
+    references' full-resolution test, the whole shorter side). 10: mmaction2's TenCrop and mit-han-lab's
+    GroupOverSample: the four corners and the centre on the quarter-step grid of MultiScaleCrop.positions, each
+    also mirrored.
+    """
+    if num_crops not in EVALUATION_CROPS:
+        raise ValueError(f"evaluation crops must be one of {EVALUATION_CROPS}, got {num_crops}")
+    if height < size or width < size:
+        raise ValueError(f"cannot crop {size}x{size} from frames of {height}x{width}")
+    if num_crops == 1:
+        return [((height - size) // 2, (width - size) // 2, False)]
+    if num_crops == 3:
+        if width >= height:
+            step, top = (width - size) // 2, (height - size) // 2
+            return [(top, left, False) for left in (0, 2 * step, step)]
+        step, left = (height - size) // 2, (width - size) // 2
+        return [(top, left, False) for top in (0, 2 * step, step)]
+    corners_and_centre = MultiScaleCrop(size).positions(height, width, size, size)
+    return [(top, left, mirrored) for top, left in corners_and_centre for mirrored in (False, True)]
+
+
+class EvaluationCrop:
+    """View `view` of `num_crops` (evaluation_windows): the same window, mirrored or not, for every frame; flow
+    mirrored as RandomHorizontalFlip mirrors it."""
+
+    def __init__(self, size, num_crops=1, view=0, is_flow=False):
+        if not 0 <= view < num_crops:
+            raise ValueError(f"view {view} outside {num_crops} evaluation crops")
+        self.size, self.num_crops, self.view, self.is_flow = size, num_crops, view, is_flow
+
+    def __call__(self, clip, rng=None):
+        top, left, mirrored = evaluation_windows(*clip.shape[1:3], self.size, self.num_crops)[self.view]
+        out = crop(clip, top, left, self.size, self.size)
+        return mirror(out, self.is_flow) if mirrored else out
 
 
 def to_model_input(clip, normalization=None):

@@ -139,7 +139,8 @@ def write_clip_batches(root, dataset, mode, batches, source, batch_size, num_val
     write_json(os.path.join(partial_label, MANIFEST_FILE), {
         "dataset": dataset, "mode": mode, "input_shape": shape, "dtype": "float32", "batch_size": batch_size,
         "num_batches": len(files), "num_clips": len(clip_videos), "num_val_samples": num_val_samples,
-        "files": files, "clip_video_index": clip_videos, "clip_labels": clip_labels,
+        "num_val_crops": len(source.spatial_views), "files": files, "clip_video_index": clip_videos,
+        "clip_labels": clip_labels,
         "video_ids": source.video_ids(), "class_names": list(source.class_names)})
     folders.replace()
     return data_dir, label_dir

@@ -9,8 +9,8 @@ from ..data.normalization import I3D_SCALING
 from .model_factory import MODE_CHANNELS
 from ..data.dataset import ClipSourceError, EpochSampler, VideoClipDataset, clip_source_message
 from ..data.sample_dataset import SAMPLE_CLASSES
-from ..data.spatial import (CenterCrop, Compose, MultiScaleCrop, RandomCrop, RandomHorizontalFlip, RandomResizedCrop,
-                            ResizeShortSide)
+from ..data.spatial import (EVALUATION_CROPS, CenterCrop, Compose, EvaluationCrop, MultiScaleCrop, RandomCrop,
+                            RandomHorizontalFlip, RandomResizedCrop, ResizeShortSide)
 from ..data.temporal import TemporalEvenCrops, TemporalRandomCrop, TemporalSegments
 from ..models.registry import SAMPLERS
 
@@ -41,15 +41,29 @@ def create_transforms(subset, mode, spatial_size, short_side=None, train_crop="r
                       min_crop_area=0.25):
     """Training: random (or multi-scale) crop + horizontal flip; evaluation: centre crop. Drawn once per clip.
     min_crop_area: random_resized's smallest window, a fraction of the frame (kenshohara 0.25, naviocean 0.08)."""
-    resize = [ResizeShortSide(short_side)] if short_side else []
-    if subset == "training":
-        if train_crop not in TRAIN_CROPS:
-            raise ValueError(f"train_crop must be one of {sorted(TRAIN_CROPS)}, got '{train_crop}'")
-        area = {"scale": (min_crop_area, 1.0)} if train_crop == "random_resized" else {}
-        crop = TRAIN_CROPS[train_crop](spatial_size, **area)
-        flip = [RandomHorizontalFlip(0.5, is_flow=mode == "flow")] if horizontal_flip else []
-        return Compose(resize + [crop] + flip)
-    return Compose(resize + [CenterCrop(spatial_size)])
+    if subset != "training":
+        return create_evaluation_views(mode, spatial_size, short_side)[0]
+    if train_crop not in TRAIN_CROPS:
+        raise ValueError(f"train_crop must be one of {sorted(TRAIN_CROPS)}, got '{train_crop}'")
+    area = {"scale": (min_crop_area, 1.0)} if train_crop == "random_resized" else {}
+    crop = TRAIN_CROPS[train_crop](spatial_size, **area)
+    flip = [RandomHorizontalFlip(0.5, is_flow=mode == "flow")] if horizontal_flip else []
+    return Compose(_resize(short_side) + [crop] + flip)
+
+
+def create_evaluation_views(mode, spatial_size, short_side=None, num_crops=1):
+    """The evaluation transforms of each spatial view of a clip: 1 the centre crop; 3 or 10 the views of
+    src/data/spatial.py evaluation_windows (mit-han-lab's --test_crops; mmaction2's ThreeCrop / TenCrop)."""
+    if num_crops not in EVALUATION_CROPS:
+        raise ValueError(f"num_val_crops must be one of {EVALUATION_CROPS}, got {num_crops}")
+    if num_crops == 1:
+        return [Compose(_resize(short_side) + [CenterCrop(spatial_size)])]
+    return [Compose(_resize(short_side) + [EvaluationCrop(spatial_size, num_crops, view, is_flow=mode == "flow")])
+            for view in range(num_crops)]
+
+
+def _resize(short_side):
+    return [ResizeShortSide(short_side)] if short_side else []
 
 
 def create_temporal_sampler(subset, clip_len, num_clips=1, sampler="dense"):
@@ -72,11 +86,12 @@ def create_temporal_sampler(subset, clip_len, num_clips=1, sampler="dense"):
 def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spatial_size=224, batch_size=1,
                    num_val_samples=1, short_side=None, train_crop="random", num_workers=1, num_shards=1,
                    shard_id=0, seed=None, shuffle=None, drop_remainder=None, start_epoch=0, num_epochs=1,
-                   normalize_late=True, normalization=None, sampler="dense", min_crop_area=0.25):
+                   normalize_late=True, normalization=None, sampler="dense", min_crop_area=0.25, num_val_crops=1):
     """Returns (batched mindspore dataset with columns clip/label/video_index, VideoClipDataset source).
 
     Training shuffles and drops the last incomplete batch; evaluation keeps every clip, in order, with
-    `num_val_samples` clips per video (fuse scores per video by the video_index column).
+    `num_val_samples` clips per video, each in `num_val_crops` spatial views (create_evaluation_views): fuse scores
+    per video by the video_index column.
     The dataset holds epochs start_epoch .. start_epoch + num_epochs - 1 back to back (see EpochSampler),
     each of the same number of batches in training: iterate it once, `num_epochs=1`, and count steps.
     normalization: the model's input scaling (src/data/normalization.py; default I3D's [-1, 1]); sampler: its
@@ -90,7 +105,8 @@ def create_dataset(name, root, annotation_path, subset, mode, clip_len=64, spati
     source = VideoClipDataset(root, annotation_path, subset, mode,
                               create_temporal_sampler(subset, clip_len, 1 if training else num_val_samples, sampler),
                               create_transforms(subset, mode, spatial_size, short_side, train_crop,
-                                                DATASETS[name]["horizontal_flip"], min_crop_area),
+                                                DATASETS[name]["horizontal_flip"], min_crop_area) if training
+                              else create_evaluation_views(mode, spatial_size, short_side, num_val_crops),
                               clips_per_video=1 if training else num_val_samples, seed=seed,
                               output_float=not normalize_late, normalization=normalization)
     _check_classes(name, annotation_path, source.class_names)

@@ -22,11 +22,12 @@ def softmax(scores):
 
 def classify_videos(paths, networks, clip_len=64, spatial_size=224, num_clips=1, short_side=DEFAULT_SHORT_SIDE,
                     flow_method="tvl1", fusion="logits", weights=(1.0, 1.0), progress=False, normalization=None,
-                    clip_fusion="logits", sampler="dense"):
+                    clip_fusion="logits", sampler="dense", num_crops=1):
     """One record per video of `paths`, classified by `networks` ({'rgb': net, 'flow': net}, one or both).
 
     A record: video, num_frames, seconds (decode; flow; per stream crop + forward), and per stream, and 'joint' when
-    both streams ran: scores (logits averaged over the clips; joint: the fused scores), probabilities and
+    both streams ran: scores (logits averaged over the clips, num_crops views each; joint: the fused scores),
+    probabilities and
     clip_offsets (the frames or flow pairs each clip took). Every file is checked before any work starts.
     """
     streams = [mode for mode in STREAMS if mode in networks]
@@ -42,12 +43,13 @@ def classify_videos(paths, networks, clip_len=64, spatial_size=224, num_clips=1,
         record = {"video": path, "num_frames": len(frames), "seconds": {"decode": time.perf_counter() - start}}
         for mode in streams:
             clips = VideoClips(frames, mode, clip_len, spatial_size, num_clips, short_side, flow_method,
-                               source=path, progress=progress, normalization=normalization, sampler=sampler)
+                               source=path, progress=progress, normalization=normalization, sampler=sampler,
+                               num_crops=num_crops)
             if mode == "flow":
                 record["seconds"]["flow"] = clips.flow_seconds  # computed when the clips were made
             start = time.perf_counter()
-            for clip_index in range(num_clips):
-                clip_scores[mode].append(predictors[mode](clips.model_input(clip_index)[None])[0])
+            for view_index in range(clips.num_views):
+                clip_scores[mode].append(predictors[mode](clips.model_input(view_index)[None])[0])
                 clip_videos[mode].append(index)
             record["seconds"][f"{mode}_forward"] = time.perf_counter() - start
             record[mode] = {"clip_offsets": [list(map(int, clips.offsets(i))) for i in range(num_clips)]}

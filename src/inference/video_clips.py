@@ -4,7 +4,7 @@ A clip is made from a video file exactly as create_dataset(..., subset="validati
 tree, with the same objects: the evaluation temporal sampler of the model's `sampler` (create_temporal_sampler:
 dense, `num_clips` evenly spaced windows, the centre one for a single clip, loop padding for a video shorter than
 a clip; segments, one frame per TSN segment, the centres for a single clip), the evaluation transform
-(create_transforms: shorter side resized to `short_side`, centre crop) and to_model_input's scaling (the
+(create_evaluation_views: shorter side resized to `short_side`, centre crop) and to_model_input's scaling (the
 model's). Frames are decoded by src/data/video.py (RGB order).
 
 The one difference from preparing frames (prepare_dataset) and evaluating them (eval.py) is JPEG re-encoding:
@@ -26,7 +26,7 @@ import numpy as np
 from ..data.optical_flow import create_flow_method, encoded_flow
 from ..data.spatial import resize_short_side, to_model_input
 from ..data.video import iter_video_rgb
-from ..factory import create_temporal_sampler, create_transforms
+from ..factory import create_evaluation_views, create_temporal_sampler
 from ..progress import track
 
 DEFAULT_SHORT_SIDE = 256  # prepare_dataset's frames; DeepMind's Kinetics clips
@@ -85,22 +85,28 @@ class FlowFrames:
 class VideoClips:
     """The evaluation clips of one decoded video for one stream ('rgb' or 'flow').
 
-    clip(i), i < num_clips: uint8 (T, h, w, C) made as VideoClipDataset.load_clip makes evaluation clip i of a
-    video (temporal offsets, frames at those offsets, evaluation transform); model_input(i): float32
+    clip(i), i < num_views = num_clips x num_crops: uint8 (T, h, w, C) made as VideoClipDataset.load_clip makes
+    evaluation item i of a video (temporal offsets of clip i // num_crops, frames at those offsets, evaluation view
+    i % num_crops of create_evaluation_views); model_input(i): float32
     (C, T, h, w), scaled by `normalization` and sampled by `sampler` (the model's input contract; defaults: I3D's
     [-1, 1], dense windows). `frames` come from decode_video.
     """
 
     def __init__(self, frames, mode, clip_len, spatial_size, num_clips=1, short_side=DEFAULT_SHORT_SIDE,
-                 flow_method="tvl1", source="video", progress=False, normalization=None, sampler="dense"):
+                 flow_method="tvl1", source="video", progress=False, normalization=None, sampler="dense",
+                 num_crops=1):
         if mode not in ("rgb", "flow"):
             raise ValueError(f"mode must be 'rgb' or 'flow', got '{mode}'")
         self.mode, self.num_clips, self.normalization = mode, num_clips, normalization
         self.temporal = create_temporal_sampler("validation", clip_len, num_clips, sampler)
-        self.spatial = create_transforms("validation", mode, spatial_size, short_side or None)
+        self.views = create_evaluation_views(mode, spatial_size, short_side or None, num_crops)
         self.frames = frames if mode == "rgb" else FlowFrames(frames, flow_method, source)
         if mode == "flow":
             self.frames.prepare([k for i in range(num_clips) for k in self.offsets(i)], progress)
+
+    @property
+    def num_views(self):
+        return self.num_clips * len(self.views)
 
     @property
     def num_frames(self):
@@ -115,9 +121,10 @@ class VideoClips:
         """0-based frame (rgb) or pair (flow) offsets of clip `clip_index`."""
         return self.temporal(self.num_frames, None, clip_index)
 
-    def clip(self, clip_index):
+    def clip(self, view_index):
+        clip_index, crop_index = divmod(view_index, len(self.views))
         # The evaluation transforms draw nothing: no random generator, so a random one would fail loudly here.
-        return self.spatial(self.frames[self.offsets(clip_index)], None)
+        return self.views[crop_index](self.frames[self.offsets(clip_index)], None)
 
-    def model_input(self, clip_index):
-        return to_model_input(self.clip(clip_index), self.normalization)
+    def model_input(self, view_index):
+        return to_model_input(self.clip(view_index), self.normalization)
