@@ -13,10 +13,10 @@ import pytest
 from mindspore import nn, ops
 
 from src.models import cpu_kernels
-from src.models.layers import Conv3dCpu, MaxPool3d, _MaxPool3dCpuGrad, conv3d, max_pool3d
+from src.models.layers import Conv3dCpu, MaxPool3d, _MaxPool3dCpu, conv3d, max_pool3d
 from src.models.padding import mindspore_pads, parse_padding, triple
 
-SOURCE = "max_pool3d_grad.cc"
+SOURCE = "max_pool3d.cc"
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def fresh_kernels(tmp_path, monkeypatch):
 def test_build_once_then_reuse(fresh_kernels):
     library = cpu_kernels.build_kernel(SOURCE)
     assert os.path.dirname(library) == str(fresh_kernels)
-    assert os.path.basename(library).startswith("max_pool3d_grad-") and library.endswith(".so")
+    assert os.path.basename(library).startswith("max_pool3d-") and library.endswith(".so")
     built_at = os.stat(library).st_mtime_ns
     assert cpu_kernels.build_kernel(SOURCE) == library
     assert os.stat(library).st_mtime_ns == built_at
@@ -54,10 +54,10 @@ def test_edited_source_gets_a_new_library(fresh_kernels, tmp_path, monkeypatch):
 
 def test_failed_compile_leaves_nothing_and_falls_back_with_a_warning(fresh_kernels, monkeypatch):
     monkeypatch.setenv("CXX", "false")  # a "compiler" that always fails
-    with pytest.raises(cpu_kernels.KernelUnavailable, match="false failed on .*max_pool3d_grad.cc"):
+    with pytest.raises(cpu_kernels.KernelUnavailable, match="false failed on .*max_pool3d.cc"):
         cpu_kernels.build_kernel(SOURCE)
     assert not fresh_kernels.exists() or os.listdir(fresh_kernels) == []
-    with pytest.warns(UserWarning, match="falls back to MindSpore's slower MaxPool3DGrad"):
+    with pytest.warns(UserWarning, match="falls back to MindSpore's MaxPool3D and MaxPool3DGrad"):
         pool = max_pool3d(3, 1)
     assert type(pool) is MaxPool3d
 
@@ -75,7 +75,7 @@ def test_white_list_that_excludes_the_cache_falls_back(fresh_kernels, tmp_path, 
         assert type(max_pool3d(3, 1)) is MaxPool3d
     cpu_kernels.forget_built_ops()
     monkeypatch.setenv("MS_CUSTOM_AOT_WHITE_LIST", str(tmp_path))
-    assert type(max_pool3d(3, 1)) is _MaxPool3dCpuGrad
+    assert type(max_pool3d(3, 1)) is _MaxPool3dCpu
 
 
 def test_switched_off_by_environment(fresh_kernels, monkeypatch):
@@ -105,7 +105,7 @@ def test_i3d_training_gradients_match_mindspore_ops(fresh_kernels, monkeypatch):
         for _, cell in net.cells_and_names():
             if hasattr(cell, "train_ops"):
                 cell.train_ops = None
-        assert isinstance(net.Mixed_3b.branch_3a, _MaxPool3dCpuGrad) == enabled
+        assert isinstance(net.Mixed_3b.branch_3a, _MaxPool3dCpu) == enabled
         assert isinstance(net.Conv3d_1a_7x7.conv, Conv3dCpu) == enabled
         loss = nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
         loss.set_train(True)

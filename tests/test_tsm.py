@@ -98,7 +98,7 @@ def test_variant_training_gradients_with_the_cpu_kernels_equal_mindspore_ops(mon
     send some max-pool gradients to other elements of ties this small network is full of."""
     from mindspore import nn, ops
     from src.models import cpu_kernels
-    from src.models.layers import _MaxPool3dCpuGrad
+    from src.models.layers import _MaxPool3dCpu
 
     rng = np.random.default_rng(3)
     x = ms.Tensor(rng.normal(size=(2, 3, 4, 32, 32)).astype(np.float32))
@@ -114,7 +114,7 @@ def test_variant_training_gradients_with_the_cpu_kernels_equal_mindspore_ops(mon
         for _, cell in net.cells_and_names():
             if hasattr(cell, "train_ops"):
                 cell.train_ops = None
-        assert isinstance(net.pool_before_layer2, _MaxPool3dCpuGrad) == enabled
+        assert isinstance(net.pool_before_layer2, _MaxPool3dCpu) == enabled
         assert isinstance(net.layer2[0].shift, TemporalShiftCpu) == enabled
         loss = nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
         loss.set_train(True)

@@ -6,7 +6,8 @@ explicit padding (src/models/padding.py):
   with the weights in the layout oneDNN prefers, so that its AVX-512 kernels run (2.3-2.5x faster than
   MindSpore's Conv3D, which has to run capped at AVX2); and, for inference, the convolution followed by its
   BatchNorm, residual add and ReLU in one call (`conv3d_bn_ops`, used by layers.conv_bn);
-- `max_pool3d_grad.cc`: the max-pool gradient (6-9x faster than MindSpore's MaxPool3DGrad);
+- `max_pool3d.cc`: the max pool (its output only: MindSpore's holds ~8x its output besides) and its gradient
+  (6-9x faster than MindSpore's MaxPool3DGrad) (`max_pool3d_ops`, used by layers.max_pool3d);
 - `batch_norm_train.cc`: a training BatchNorm with the residual add and ReLU after it, forward and backward
   (`batch_norm_train_ops`, used by batch_norm.batch_norm_train through layers.conv_bn);
 - `temporal_shift.cc`: TSM's shift (src/models/tsm.py).
@@ -143,7 +144,7 @@ def cpu_custom_op(source_name, function, reason_for_fallback):
 
 def forget_built_ops():
     """Forget the ops and libraries looked up so far (after changing I3D_CPU_KERNELS or the cache folder)."""
-    for cached in (kernel_library, cpu_custom_op, conv3d_ops, conv3d_bn_ops, batch_norm_train_ops):
+    for cached in (kernel_library, cpu_custom_op, conv3d_ops, conv3d_bn_ops, batch_norm_train_ops, max_pool3d_ops):
         cached.cache_clear()
 
 
@@ -282,6 +283,37 @@ def _conv3d_backward_ops(library, stride, padding):
     for op in (like_x, like_w):
         op.add_prim_attr("geometry", tuple(convolution_geometry(stride, padding)))  # see conv3d_ops
     return like_x, like_w
+
+
+MAX_POOL_SOURCE = "max_pool3d.cc"
+
+
+@functools.lru_cache(maxsize=None)
+def max_pool3d_ops(kernel_size, stride, padding):
+    """The C++ max pool for one kernel size, stride and parsed padding (its gradient the C++ one), or None where
+    the kernels are unavailable: forward(x, geometry) -> y, geometry the int64 tensor of max_pool_geometry."""
+    library = kernel_library(MAX_POOL_SOURCE, "the max pool falls back to MindSpore's MaxPool3D and MaxPool3DGrad") \
+        if kernels_enabled() else None
+    if library is None:
+        return None
+    gradient = ops.Custom(f"{library}:MaxPool3dGrad", out_shape=_first, out_dtype=_first, func_type="aot")
+
+    def bprop(x, geometry, out, dout):
+        return gradient(x, dout, geometry), ops.zeros_like(geometry)
+
+    def infer_shape(x, geometry):
+        return [x[0], x[1], *output_shape(padding, x[2:], kernel_size, stride)]
+
+    forward = ops.Custom(f"{library}:MaxPool3dForward", out_shape=infer_shape, out_dtype=_first, func_type="aot",
+                         bprop=bprop)
+    for op in (forward, gradient):
+        op.add_prim_attr("geometry", tuple(max_pool_geometry(kernel_size, stride, padding)))  # see conv3d_ops
+    return forward
+
+
+def max_pool_geometry(kernel_size, stride, padding):
+    """The max-pool kernels' geometry argument: kernel, stride, pad before, pad after (t, h, w); -1 where SAME."""
+    return [*kernel_size, *stride, *kernel_pads(padding)]
 
 
 @functools.lru_cache(maxsize=None)

@@ -6,7 +6,7 @@ import numpy as np
 from mindspore import nn, ops
 
 from .batch_norm import FlatBatchNorm3d, batch_norm_train
-from .cpu_kernels import conv3d_bn_ops, conv3d_ops, convolution_geometry, cpu_custom_op
+from .cpu_kernels import conv3d_bn_ops, conv3d_ops, convolution_geometry, max_pool3d_ops, max_pool_geometry
 from .cpu_kernels import require_capped_onednn
 from .padding import SAME, kernel_pads, mindspore_pads, output_shape, parse_padding, triple
 from .padding import tf_same_output_size, tf_same_padding  # noqa: F401  (part of this module's API)
@@ -273,29 +273,43 @@ class MaxPool3d(nn.Cell):
         return y.reshape(-1, c, sizes[0], sizes[1], sizes[2])
 
 
-class _MaxPool3dCpuGrad(MaxPool3d):
-    """MaxPool3d whose gradient is the C++ kernel `kernels/max_pool3d_grad.cc`: same values as MaxPool3DGrad,
-    6-9x faster on CPU (MindSpore's reruns the pool in a slow oneDNN implementation)."""
+@ops.constexpr
+def _max_pool_route(exporting, dtype):
+    """"kernel": the C++ pool; "kernel_float32": the same on a float32 copy (mixed precision: the kernels work in
+    float32, and a maximum is exact in either); "cells": MindSpore's MaxPool3D (an export). Decided while the graph
+    is compiled, as conv_bn's route."""
+    if exporting:
+        return "cells"
+    return "kernel" if dtype == ms.float32 else "kernel_float32"
 
-    def __init__(self, kernel_size, stride, padding, grad_op):
+
+class _MaxPool3dCpu(MaxPool3d):
+    """MaxPool3d run by the C++ kernels `kernels/max_pool3d.cc` (cpu_kernels.max_pool3d_ops): the same values as
+    MaxPool3D and MaxPool3DGrad, without the ~8x its output that MindSpore's pool holds besides, and a gradient
+    6-9x faster (MindSpore's reruns the pool in a slow oneDNN implementation)."""
+
+    def __init__(self, kernel_size, stride, padding, forward_op):
         super().__init__(kernel_size, stride, padding)
-        self.grad_op = grad_op
-        self.geometry = ms.Tensor(np.array([*self.kernel_size, *self.stride, *kernel_pads(self.padding)], np.int64))
+        self.forward_op = forward_op
+        self.geometry = ms.Tensor(np.array(max_pool_geometry(self.kernel_size, self.stride, self.padding), np.int64))
 
-    def bprop(self, x, out, dout):
-        # The kernel works in float32; under AMP O2/O3 the pool sees float16.
-        dx = self.grad_op(x.astype(ms.float32), dout.astype(ms.float32), self.geometry)
-        return (dx.astype(x.dtype),)
+    def construct(self, x):
+        route = _max_pool_route(self.exporting, x.dtype)
+        if route == "kernel":
+            return self.forward_op(x, self.geometry)
+        if route == "kernel_float32":
+            return self.forward_op(x.astype(ms.float32), self.geometry).astype(x.dtype)
+        return super().construct(x)
 
 
 def max_pool3d(kernel_size, stride, padding=SAME):
     """The 3-D max pool of every backbone (`padding` as `conv3d` takes it), for the current device: on CPU
-    with the C++ gradient when it can be built."""
-    grad_op = cpu_custom_op("max_pool3d_grad.cc", "MaxPool3dGrad",
-                            "training falls back to MindSpore's slower MaxPool3DGrad")
-    if grad_op is None:
+    the C++ kernels when they can be built."""
+    kernel_size, stride, padding = triple(kernel_size), triple(stride), parse_padding(padding)
+    forward_op = max_pool3d_ops(kernel_size, stride, padding)
+    if forward_op is None:
         return MaxPool3d(kernel_size, stride, padding)
-    return _MaxPool3dCpuGrad(kernel_size, stride, padding, grad_op)
+    return _MaxPool3dCpu(kernel_size, stride, padding, forward_op)
 
 
 class ClampedAvgPool3d(nn.Cell):
