@@ -1,7 +1,7 @@
 """MindSpore alone: resident and peak memory at each stage of one process, and the step time, for one model.
 
     python benchmarks/memory_probe.py --model p3d199 --shape 1,3,16,160,160 --what train_step [--weight_decay 0]
-                                      [--keep_compiler_memory]
+                                      [--keep_compiler_memory] [--max_pool mindspore]
     python benchmarks/memory_probe.py --model resnet3d_18 --shape 8,3,16,112,112 --what forward
 
 Where speed.py gives one peak per framework, this prints where the memory goes (after importing MindSpore and src,
@@ -31,6 +31,8 @@ def main():
     parser.add_argument("--what", choices=("forward", "train_step"), default="train_step")
     parser.add_argument("--weight_decay", type=float, default=None, help="SGD weight decay (default speed.py's)")
     parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--max_pool", choices=("kernel", "mindspore"), default="kernel",
+                        help="mindspore: MindSpore's MaxPool3D instead of the C++ pool (attempt 17's comparison)")
     parser.add_argument("--keep_compiler_memory", action="store_true",
                         help="let the first step compile (no compile_and_release): what attempt 15 changed")
     args = parser.parse_args()
@@ -43,6 +45,9 @@ def main():
     report("import src")
     from benchmarks import speed
     speed.note_a_users_isa_cap()
+    if args.max_pool == "mindspore":
+        from src.models import layers
+        layers.max_pool3d_ops = lambda *pool: None  # max_pool3d then builds MindSpore's MaxPool3d
     if args.weight_decay is not None:
         speed.OPTIMIZERS["sgd"] = (speed.OPTIMIZERS["sgd"][0], args.weight_decay)
     clips, labels = speed.make_batch(shape, 400)
