@@ -55,7 +55,9 @@ from .padding import kernel_pads, output_shape, parse_padding
 KERNEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels")
 # -march=native: the library is built on, and cached for, the machine that runs it.
 # -fopenmp-simd: `#pragma omp simd` (vectorised reductions) without the OpenMP runtime.
-CXX_FLAGS = ("-O3", "-march=native", "-std=c++17", "-fopenmp-simd", "-shared", "-fPIC", "-pthread")
+# -D_GLIBCXX_USE_CXX11_ABI=0: MindSpore's C++ ABI, for the std::string arguments of its AotExtra (mindspore_aot.h).
+CXX_FLAGS = ("-O3", "-march=native", "-std=c++17", "-fopenmp-simd", "-shared", "-fPIC", "-pthread",
+             "-D_GLIBCXX_USE_CXX11_ABI=0")
 MINDSPORE_LIB = os.path.join(os.path.dirname(os.path.abspath(ms.__file__)), "lib")
 ISA_VARIABLE = "ONEDNN_MAX_CPU_ISA"
 DNNL_CPU_ISA_AVX2 = 0x7  # dnnl_cpu_isa_t (dnnl_types.h); AVX-512 levels are larger

@@ -8,6 +8,8 @@
 // oneDNN at AVX2 avoids that but leaves half the vector width unused. Here the weights are given to oneDNN
 // as "any", so it picks its blocked layout and its AVX-512 brgemm kernels; the weights are reordered into
 // that layout on every call (they change at every training step), activations stay NCDHW.
+// Their working memory (scratchpad, reordered weights) is the op's workspace, from MindSpore's memory pool: see
+// Workspace below and mindspore_aot.h.
 //
 // Inputs and outputs (all float32 except `geometry`, int64[9]: stride (d, h, w), pad before (d, h, w), pad
 // after (d, h, w), where a pad of -1 before and after means TensorFlow SAME along that axis):
@@ -25,7 +27,6 @@
 // OD = floor((D + pad before + pad after - KD) / stride) + 1 (ceil(D / stride) for SAME), and so on.
 // Return codes: 0 success, 1 bad arguments, 2 a oneDNN call failed (its status is printed to stderr).
 #include <dnnl.h>
-#include <sys/mman.h>
 #include <dnnl_threadpool.h>
 #include <oneapi/dnnl/dnnl_threadpool_iface.hpp>
 
@@ -47,6 +48,7 @@
 #include <vector>
 
 #include "kernel_common.h"
+#include "mindspore_aot.h"
 
 namespace {
 
@@ -345,86 +347,71 @@ int64_t BatchPart(int64_t batch, size_t scratchpad_bytes) {
   return 1;
 }
 
-// Working memory of the kernels: large blocks are mapped by us and kept for reuse in a small pool, bounded by
-// kPoolBytes. malloc keeps such blocks too once its adaptive threshold has risen (up to 32 MB), but without a bound:
-// with a split batch (BatchPart) that held +150-270 MB at a training step's peak; mapping and unmapping each call
-// instead costs its page faults, +10 % on a 3D-ResNet-18 training step (benchmarks/NOTES.md, attempt 11).
-constexpr size_t kMappedBytes = size_t{1} << 20;  // smaller blocks: malloc
-constexpr size_t kPoolBytes = size_t{160} << 20;  // free blocks kept, at most
-
-class BlockPool {
- public:
-  // A block of at least `bytes` (up to twice that, to reuse one that fits), and its size.
-  void *Take(size_t bytes, size_t *size) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      auto best = free_.end();
-      for (auto it = free_.begin(); it != free_.end(); ++it) {
-        if (it->first >= bytes && it->first <= 2 * bytes && (best == free_.end() || it->first < best->first)) best = it;
-      }
-      if (best != free_.end()) {
-        *size = best->first;
-        void *block = best->second;
-        kept_ -= best->first;
-        free_.erase(best);
-        return block;
-      }
-    }
-    void *block = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (block == MAP_FAILED) throw std::bad_alloc();
-    *size = bytes;
-    return block;
-  }
-  // Back to the pool; the oldest free blocks are unmapped while more than kPoolBytes are kept.
-  void Give(void *block, size_t size) {
-    std::vector<std::pair<size_t, void *>> unmap;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      free_.emplace_back(size, block);
-      kept_ += size;
-      while (kept_ > kPoolBytes) {
-        unmap.push_back(free_.front());
-        kept_ -= free_.front().first;
-        free_.erase(free_.begin());
-      }
-    }
-    for (auto &old : unmap) munmap(old.second, old.first);
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::pair<size_t, void *>> free_;  // oldest first
-  size_t kept_ = 0;
+// The primitive a call runs: the whole problem's, or that of a part of its batch (BatchPart), and the part.
+struct Plan {
+  const Compiled *compiled;
+  int64_t part;
 };
-
-BlockPool &Pool() {
-  static BlockPool *pool = new BlockPool;  // never destroyed: calls may run while the process exits
-  return *pool;
+Plan PlanCall(const Problem &p) {
+  const Compiled &whole = Lookup(p);
+  const int64_t batch = p.src[0];
+  const int64_t part = p.pass == kBackwardWeights ? batch : BatchPart(batch, whole.scratchpad_bytes);
+  if (part == batch) return {&whole, part};
+  Problem part_problem = p;
+  part_problem.src[0] = part_problem.dst[0] = part;
+  return {&Lookup(part_problem), part};
 }
 
-struct Buffer {
-  explicit Buffer(size_t bytes) {
-    const size_t rounded = (bytes + 4095) / 4096 * 4096;
-    if (rounded >= kMappedBytes) {
-      data = Pool().Take(rounded, &size);
-      pooled = true;
-    } else if (bytes) {
-      data = std::aligned_alloc(64, rounded);
-      if (!data) throw std::bad_alloc();
+// The working memory of a call, one block: oneDNN's scratchpad, the reordered weights and, for the backward-weights
+// pass, the reordered activations, at these offsets.
+constexpr size_t kAlignment = 64;
+struct WorkingMemory {
+  size_t scratchpad = 0, weights = 0, src = 0, dst = 0, bytes = 0;
+};
+WorkingMemory LayOut(const Compiled &c) {
+  WorkingMemory m;
+  auto place = [&m](size_t size) {
+    const size_t at = m.bytes;
+    m.bytes += (size + kAlignment - 1) / kAlignment * kAlignment;
+    return at;
+  };
+  m.scratchpad = place(c.scratchpad_bytes);
+  m.weights = place(c.weights_reorder ? c.weights_bytes : 0);
+  m.src = place(c.src_bytes);
+  m.dst = place(c.dst_bytes);
+  return m;
+}
+
+// The working memory comes from MindSpore's memory pool: each op's Init function (below) asks for it as the op's
+// workspace, which MindSpore allocates around the call from the memory the activations use and reuse. Allocated by
+// the kernel instead, it sat beside that pool at the peak: blocks kept for reuse held up to 160 MB more at a forward's
+// peak, and mapping them afresh at each call cost +10-14 % of the time in page faults (benchmarks/NOTES.md, attempts
+// 11, 17 and 18). `bytes`: the size asked for (0: none; the call then allocates its own).
+struct Workspace : mindspore::AotKernelData {
+  size_t bytes = 0;
+};
+
+// A call's working memory: in the workspace when it fits there (aligned), else allocated for the call.
+class WorkingBlock {
+ public:
+  WorkingBlock(void *workspace, size_t workspace_bytes, size_t bytes) {
+    if (bytes == 0) return;
+    if (workspace && bytes + kAlignment <= workspace_bytes) {
+      const auto address = reinterpret_cast<uintptr_t>(workspace);
+      data_ = reinterpret_cast<char *>((address + kAlignment - 1) / kAlignment * kAlignment);
+      return;
     }
+    owned_ = static_cast<char *>(std::aligned_alloc(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment));
+    if (!owned_) throw std::bad_alloc();
+    data_ = owned_;
   }
-  ~Buffer() {
-    if (pooled) {
-      Pool().Give(data, size);
-    } else {
-      std::free(data);
-    }
-  }
-  Buffer(const Buffer &) = delete;
-  Buffer &operator=(const Buffer &) = delete;
-  void *data = nullptr;
-  size_t size = 0;
-  bool pooled = false;
+  ~WorkingBlock() { std::free(owned_); }
+  WorkingBlock(const WorkingBlock &) = delete;
+  WorkingBlock &operator=(const WorkingBlock &) = delete;
+  void *At(size_t offset) const { return data_ ? data_ + offset : nullptr; }
+
+ private:
+  char *data_ = nullptr, *owned_ = nullptr;
 };
 
 struct Memory {
@@ -525,8 +512,13 @@ void InferenceAffine(int64_t channels, void **params, const BnArguments &a, floa
   }
 }
 
-// x, w, dy/y, result pointers by pass (kInference: Conv3dBnForward's); shapes as MindSpore passes them.
-int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes) {
+// x, w, dy/y, result pointers by pass (kInference: Conv3dBnForward's); shapes as MindSpore passes them, then the
+// workspace when Init asked for one (`extra` is MindSpore's AotExtra).
+int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *extra) {
+  const auto *asked = extra ? static_cast<const Workspace *>(static_cast<mindspore::AotExtra *>(extra)->KernelData())
+                            : nullptr;
+  const size_t workspace_bytes = asked ? asked->bytes : 0;
+  void *workspace = workspace_bytes ? params[--nparam] : nullptr;  // after the outputs, which it does not count
   const bool bn_forward = pass == kInference;
   int geometry_index;
   BnArguments bn_arguments;
@@ -561,12 +553,11 @@ int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, cons
     return 1;
   }
   try {
-    const Compiled *whole = &Lookup(p);
-    const int64_t batch = p.src[0];
-    const int64_t part = pass == kBackwardWeights ? batch : BatchPart(batch, whole->scratchpad_bytes);
-    Problem part_problem = p;
-    part_problem.src[0] = part_problem.dst[0] = part;
-    const Compiled &c = part == batch ? *whole : Lookup(part_problem);
+    const Plan plan = PlanCall(p);
+    const Compiled &c = *plan.compiled;
+    const int64_t batch = p.src[0], part = plan.part;
+    const WorkingMemory layout = LayOut(c);
+    const WorkingBlock working(workspace, workspace_bytes, layout.bytes);
     // floats of one part of the input and of the output (NCDHW: samples are contiguous)
     const int64_t src_part = part * p.src[1] * p.src[2] * p.src[3] * p.src[4];
     const int64_t dst_part = part * p.dst[1] * p.dst[2] * p.dst[3] * p.dst[4];
@@ -574,16 +565,15 @@ int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, cons
     dnnl_stream_t stream;
     CHECK_DNNL(dnnl_threadpool_interop_stream_create(&stream, c.engine, &pool));
     std::unique_ptr<dnnl_stream, decltype(&dnnl_stream_destroy)> stream_owner(stream, dnnl_stream_destroy);
-    Buffer scratch(c.scratchpad_bytes);
-    Memory scratchpad(dnnl_primitive_desc_query_md(c.conv_pd, dnnl_query_scratchpad_md, 0), c.engine, scratch.data);
+    Memory scratchpad(dnnl_primitive_desc_query_md(c.conv_pd, dnnl_query_scratchpad_md, 0), c.engine,
+                      working.At(layout.scratchpad));
     const_dnnl_memory_desc_t src_md = dnnl_primitive_desc_query_md(
         c.conv_pd, pass == kBackwardData ? dnnl_query_diff_src_md : dnnl_query_src_md, 0);
     const_dnnl_memory_desc_t dst_md = dnnl_primitive_desc_query_md(
         c.conv_pd, forward ? dnnl_query_dst_md : dnnl_query_diff_dst_md, 0);
-    Buffer reordered(c.weights_reorder ? c.weights_bytes : 0);
     void *user_weights = pass == kBackwardWeights ? params[4] : params[1];
     Memory plain_weights(c.plain_weights, c.engine, user_weights);
-    Memory weights(c.weights, c.engine, c.weights_reorder ? reordered.data : user_weights);
+    Memory weights(c.weights, c.engine, c.weights_reorder ? working.At(layout.weights) : user_weights);
     if (forward || pass == kBackwardData) {
       if (c.weights_reorder)
         Execute(c.weights_reorder, stream, {{DNNL_ARG_FROM, plain_weights.handle}, {DNNL_ARG_TO, weights.handle}});
@@ -599,13 +589,13 @@ int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, cons
         CHECK_DNNL(dnnl_stream_wait(stream));  // the scratchpad is reused by the next part
       }
     } else {
-      Buffer src_buffer(c.src_bytes), dst_buffer(c.dst_bytes);
+      void *src_copy = working.At(layout.src), *dst_copy = working.At(layout.dst);
       Memory plain_src(c.plain_src, c.engine, params[0]), plain_dst(c.plain_dst, c.engine, params[2]);
-      Memory src(src_md, c.engine, c.src_reorder ? src_buffer.data : params[0]);
-      Memory diff_dst(dst_md, c.engine, c.dst_reorder ? dst_buffer.data : params[2]);
+      Memory src(src_md, c.engine, c.src_reorder ? src_copy : params[0]);
+      Memory diff_dst(dst_md, c.engine, c.dst_reorder ? dst_copy : params[2]);
       if (c.padded_src) {  // zeros, then src within them
-        std::memset(src_buffer.data, 0, c.src_bytes);
-        Memory view(c.src_view, c.engine, src_buffer.data);
+        std::memset(src_copy, 0, c.src_bytes);
+        Memory view(c.src_view, c.engine, src_copy);
         Execute(c.src_reorder, stream, {{DNNL_ARG_FROM, plain_src.handle}, {DNNL_ARG_TO, view.handle}});
       } else if (c.src_reorder) {
         Execute(c.src_reorder, stream, {{DNNL_ARG_FROM, plain_src.handle}, {DNNL_ARG_TO, src.handle}});
@@ -643,26 +633,69 @@ int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, cons
   return 0;
 }
 
+// An op's Init function: the workspace of its calls (see Workspace), from the shapes of x and w and the op's
+// "geometry" attribute (cpu_kernels.py sets it to the geometry input's value). Where they do not make a problem, or
+// oneDNN cannot create it, none is asked for and Run says what is wrong.
+int Init(Pass pass, int *ndims, int64_t **shapes, mindspore::AotExtra *extra) {
+  auto *asked = const_cast<Workspace *>(static_cast<const Workspace *>(extra->KernelData()));
+  if (!asked) {
+    asked = new Workspace;
+    extra->SetKernelData(asked);
+  }
+  asked->bytes = 0;
+  if (ndims[0] != 5 || ndims[1] != 5 || !extra->HasAttr("geometry")) return 0;
+  const std::vector<int64_t> geometry = extra->IntsAttr("geometry");
+  if (geometry.size() != 9) return 0;
+  const Problem p = MakeProblem(pass, shapes[0], shapes[1], geometry.data());
+  if (!Valid(p)) return 0;
+  try {
+    const size_t bytes = LayOut(*PlanCall(p).compiled).bytes;
+    if (bytes) asked->bytes = bytes + kAlignment;  // room to align the block
+  } catch (const OnednnError &error) {
+    return 0;
+  }
+  if (asked->bytes) extra->SetWorkSpace({asked->bytes});
+  return 0;
+}
+
 }  // namespace
+
+extern "C" int Conv3dForwardInit(int *ndims, int64_t **shapes, const char **dtypes, mindspore::AotExtra *extra) {
+  return Init(kForward, ndims, shapes, extra);
+}
+
+extern "C" int Conv3dBnForwardInit(int *ndims, int64_t **shapes, const char **dtypes, mindspore::AotExtra *extra) {
+  return Init(kInference, ndims, shapes, extra);
+}
+
+extern "C" int Conv3dBackwardDataInit(int *ndims, int64_t **shapes, const char **dtypes,
+                                      mindspore::AotExtra *extra) {
+  return Init(kBackwardData, ndims, shapes, extra);
+}
+
+extern "C" int Conv3dBackwardWeightsInit(int *ndims, int64_t **shapes, const char **dtypes,
+                                         mindspore::AotExtra *extra) {
+  return Init(kBackwardWeights, ndims, shapes, extra);
+}
 
 extern "C" int Conv3dForward(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
                              void *stream, void *extra) {
-  return Run(kForward, nparam, params, ndims, shapes, dtypes);
+  return Run(kForward, nparam, params, ndims, shapes, dtypes, extra);
 }
 
 extern "C" int Conv3dBnForward(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
                                void *stream, void *extra) {
-  return Run(kInference, nparam, params, ndims, shapes, dtypes);
+  return Run(kInference, nparam, params, ndims, shapes, dtypes, extra);
 }
 
 extern "C" int Conv3dBackwardData(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
                                   void *stream, void *extra) {
-  return Run(kBackwardData, nparam, params, ndims, shapes, dtypes);
+  return Run(kBackwardData, nparam, params, ndims, shapes, dtypes, extra);
 }
 
 extern "C" int Conv3dBackwardWeights(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
                                      void *stream, void *extra) {
-  return Run(kBackwardWeights, nparam, params, ndims, shapes, dtypes);
+  return Run(kBackwardWeights, nparam, params, ndims, shapes, dtypes, extra);
 }
 
 // The implementation oneDNN chose for a problem, e.g. "jit_uni_ncsp:conv+brg_conv_fwd:avx512_core"
