@@ -636,13 +636,7 @@ int Run(Pass pass, int nparam, void **params, int *ndims, int64_t **shapes, cons
 // An op's Init function: the workspace of its calls (see Workspace), from the shapes of x and w and the op's
 // "geometry" attribute (cpu_kernels.py sets it to the geometry input's value). Where they do not make a problem, or
 // oneDNN cannot create it, none is asked for and Run says what is wrong.
-int Init(Pass pass, int *ndims, int64_t **shapes, mindspore::AotExtra *extra) {
-  auto *asked = const_cast<Workspace *>(static_cast<const Workspace *>(extra->KernelData()));
-  if (!asked) {
-    asked = new Workspace;
-    extra->SetKernelData(asked);
-  }
-  asked->bytes = 0;
+size_t WorkspaceBytes(Pass pass, int *ndims, int64_t **shapes, mindspore::AotExtra *extra) {
   if (ndims[0] != 5 || ndims[1] != 5 || !extra->HasAttr("geometry")) return 0;
   const std::vector<int64_t> geometry = extra->IntsAttr("geometry");
   if (geometry.size() != 9) return 0;
@@ -650,11 +644,21 @@ int Init(Pass pass, int *ndims, int64_t **shapes, mindspore::AotExtra *extra) {
   if (!Valid(p)) return 0;
   try {
     const size_t bytes = LayOut(*PlanCall(p).compiled).bytes;
-    if (bytes) asked->bytes = bytes + kAlignment;  // room to align the block
-  } catch (const OnednnError &error) {
+    return bytes ? bytes + kAlignment : 0;  // room to align the block
+  } catch (...) {  // oneDNN's error or out of memory: no workspace; the call reports it
     return 0;
   }
-  if (asked->bytes) extra->SetWorkSpace({asked->bytes});
+}
+
+int Init(Pass pass, int *ndims, int64_t **shapes, mindspore::AotExtra *extra) {
+  auto *asked = static_cast<Workspace *>(extra->KernelData());
+  if (!asked) {
+    asked = new Workspace;
+    extra->SetKernelData(asked);
+  }
+  asked->bytes = WorkspaceBytes(pass, ndims, shapes, extra);
+  // Set even when empty: an Init run again for new shapes must not leave an earlier workspace asked for.
+  extra->SetWorkSpace(asked->bytes ? std::vector<size_t>{asked->bytes} : std::vector<size_t>{});
   return 0;
 }
 

@@ -31,7 +31,7 @@ class AotExtra {
   std::vector<int64_t> IntsAttr(const std::string &name) { return GetAttrIntVec(name); }
   void SetWorkSpace(const std::vector<size_t> &workspace) { workspace_ = workspace; }
   void SetKernelData(AotKernelData *kernel_data) { kernel_data_ = kernel_data; }
-  const AotKernelData *KernelData() const { return kernel_data_; }
+  AotKernelData *KernelData() const { return kernel_data_; }
 
  private:
   virtual bool GetAttrBool(std::string name) = 0;
