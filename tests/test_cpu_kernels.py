@@ -12,7 +12,7 @@ import pytest
 
 from mindspore import nn, ops
 
-from src.models import cpu_kernels
+from src.models import cpu_kernels, layers
 from src.models.layers import Conv3dCpu, MaxPool3d, _MaxPool3dCpu, conv3d, max_pool3d
 from src.models.padding import mindspore_pads, parse_padding, triple
 
@@ -191,6 +191,63 @@ def test_primitives_are_keyed_on_the_pads():
         _assert_conv_equals_mindspore(3, 1, (depth_pads, (1, 1), (1, 1)), (5, 6, 6), seed=3)
 
 
+def _conv3d_forward_without_workspace(x, w, stride, padding, out_shape):
+    """Conv3dForward called directly, as MindSpore calls it but with no AotExtra: no workspace, so the call
+    allocates its working memory itself."""
+    import ctypes
+    library = ctypes.CDLL(cpu_kernels.build_kernel(cpu_kernels.CONVOLUTION_SOURCE))
+    geometry = np.asarray(cpu_kernels.convolution_geometry(triple(stride), parse_padding(padding)), np.int64)
+    y = np.empty(out_shape, np.float32)
+    arrays = [np.ascontiguousarray(x), np.ascontiguousarray(w), geometry, y]
+    shapes = [np.asarray(a.shape, np.int64) for a in arrays]
+    status = library.Conv3dForward(
+        4, (ctypes.c_void_p * 4)(*[a.ctypes.data for a in arrays]), (ctypes.c_int * 4)(*[a.ndim for a in arrays]),
+        (ctypes.POINTER(ctypes.c_int64) * 4)(*[v.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)) for v in shapes]),
+        (ctypes.c_char_p * 4)(b"float32", b"float32", b"int64", b"float32"), None, None)
+    assert status == 0
+    return y
+
+
+@pytest.mark.parametrize("mode", [ms.PYNATIVE_MODE, ms.GRAPH_MODE])
+def test_convolutions_compute_in_the_workspace_mindspore_allocates(mode):
+    """Each convolution op's Init asks MindSpore for the call's working memory (scratchpad, reordered weights,
+    the weights pass's copies) as the op's workspace, so that it comes from the pool the activations reuse
+    (benchmarks/NOTES.md, attempt 18). The kernel counts the calls that found too little and allocated for
+    themselves: none for the forward, both gradients and the fused inference op. A call without a workspace is
+    counted (so the count can fail) and gives the same output."""
+    from src.models.resnet_blocks import batch_norm
+    previous = ms.get_context("mode")
+    ms.set_context(mode=mode)
+    try:
+        rng = np.random.default_rng(5)
+        x = rng.standard_normal((2, 8, 4, 10, 10)).astype(np.float32)
+        conv = conv3d(8, 16, 3, 1, padding=1)
+        assert isinstance(conv, Conv3dCpu)
+        bn = batch_norm(16)
+
+        class ConvBnRelu(nn.Cell):
+            def __init__(self):
+                super().__init__()
+                self.conv, self.bn = conv, bn
+
+            def construct(self, v):
+                return layers.conv_bn(self.conv, self.bn, v, relu=True)
+
+        fused = ConvBnRelu()
+        fused.set_train(False)
+        before = cpu_kernels.conv3d_own_allocations()
+        y, dx, dw = _forward_and_gradients(conv, x, rng.standard_normal((2, 16, 4, 10, 10)).astype(np.float32))
+        fused_y = fused(ms.Tensor(x)).asnumpy()
+        assert cpu_kernels.conv3d_own_allocations() == before
+        assert np.abs(dx).sum() > 0 and np.abs(dw).sum() > 0
+        np.testing.assert_allclose(fused_y, np.maximum(bn(ms.Tensor(y)).asnumpy(), 0), rtol=1e-5, atol=1e-5)
+        direct = _conv3d_forward_without_workspace(x, conv.weight.asnumpy(), 1, 1, y.shape)
+        assert cpu_kernels.conv3d_own_allocations() == before + 1
+        np.testing.assert_array_equal(direct, y)
+    finally:
+        ms.set_context(mode=previous)
+
+
 PLANNED_CHILD = r"""
 import json, os, sys
 sys.path.insert(0, {root!r})
@@ -351,7 +408,8 @@ grad = ops.GradOperation(get_all=True, get_by_list=True, sens_param=True)
 np.savez({outputs!r}, y=conv(ms.Tensor(x)).asnumpy(), dx=dx.asnumpy(), dw=dw.asnumpy())
 parts = [cpu_kernels.conv3d_batch_part(i, x.shape, w.shape, {stride!r}, {padding!r}) for i in (0, 1)]
 weights_pass = cpu_kernels.conv3d_implementation(2, x.shape, w.shape, {stride!r}, {padding!r})
-print("RESULT" + json.dumps({{"parts": parts, "weights_pass": weights_pass, "isa": cpu_kernels.effective_onednn_isa()}}))
+print("RESULT" + json.dumps({{"parts": parts, "weights_pass": weights_pass, "isa": cpu_kernels.effective_onednn_isa(),
+                             "own_allocations": cpu_kernels.conv3d_own_allocations()}}))
 """
 
 
@@ -391,6 +449,7 @@ def test_a_large_batch_runs_in_parts_and_gives_the_same_values(tmp_path, batch, 
     which lowers the forward's peak memory): output and both gradients equal MindSpore's Conv3D's."""
     result, outputs = _uncapped_against_mindspore(tmp_path, batch, channels, kernel, stride, padding, spatial)
     assert all(part < batch and batch % part == 0 for part in result["parts"]), result["parts"]
+    assert result["own_allocations"] == 0  # each part's working memory fitted the workspace Init asked for
     # the weight gradient (not split) sums over ~10^5 positions per weight, in another order than AVX2's
     for (name, got, expected), tolerance in zip(outputs, (1e-6, 1e-6, 2e-5)):
         assert got.shape == expected.shape, name
@@ -408,6 +467,7 @@ def test_inputs_shorter_than_the_kernel_get_the_direct_weights_kernel(tmp_path, 
     copied into src, its direct kernel runs, and the values equal MindSpore's Conv3D's."""
     result, outputs = _uncapped_against_mindspore(tmp_path, 4, (32, 32), kernel, stride, padding, spatial)
     assert result["weights_pass"].startswith("jit:avx512"), result["weights_pass"]
+    assert result["own_allocations"] == 0  # the padded copy of src, too, fitted the workspace
     for name, got, expected in outputs:
         assert got.shape == expected.shape, name
         assert np.linalg.norm(got - expected) / np.linalg.norm(expected) < 1e-5, name

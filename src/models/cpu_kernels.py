@@ -416,6 +416,14 @@ def conv3d_implementation(pass_index, src_shape, weight_shape, stride, padding="
     return out.value.decode()
 
 
+def conv3d_own_allocations():
+    """How many calls of the C++ convolution in this process found no workspace large enough and allocated their
+    working memory themselves (0 while every op's Init asks MindSpore for enough; kernels/conv3d_onednn.cc)."""
+    library = ctypes.CDLL(build_kernel(CONVOLUTION_SOURCE))  # the library MindSpore loaded: the same counter
+    library.Conv3dOwnAllocations.restype = ctypes.c_int64
+    return library.Conv3dOwnAllocations()
+
+
 # ---------------------------------------------------------------------------------------------------------
 # the training BatchNorm
 # ---------------------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -391,6 +392,10 @@ struct Workspace : mindspore::AotKernelData {
   size_t bytes = 0;
 };
 
+// Calls that found no workspace large enough and allocated their working memory themselves: none once Init has
+// run, which tests check (Conv3dOwnAllocations below).
+std::atomic<int64_t> own_allocations{0};
+
 // A call's working memory: in the workspace when it fits there (aligned), else allocated for the call.
 class WorkingBlock {
  public:
@@ -403,6 +408,7 @@ class WorkingBlock {
     }
     owned_ = static_cast<char *>(std::aligned_alloc(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment));
     if (!owned_) throw std::bad_alloc();
+    ++own_allocations;
     data_ = owned_;
   }
   ~WorkingBlock() { std::free(owned_); }
@@ -701,6 +707,9 @@ extern "C" int Conv3dBackwardWeights(int nparam, void **params, int *ndims, int6
                                      void *stream, void *extra) {
   return Run(kBackwardWeights, nparam, params, ndims, shapes, dtypes, extra);
 }
+
+// How many calls so far allocated their own working memory (see WorkingBlock).
+extern "C" int64_t Conv3dOwnAllocations() { return own_allocations.load(); }
 
 // The implementation oneDNN chose for a problem, e.g. "jit_uni_ncsp:conv+brg_conv_fwd:avx512_core"
 // (tests and benchmarks record it). pass: 0 forward, 1 backward data, 2 backward weights.
