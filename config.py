@@ -150,6 +150,8 @@ OPTION_GROUPS = {
              "softmax probabilities (kenshohara)", ("logits", "softmax")),
         _opt("num_val_samples", POSITIVE_INT, 1, "evaluation clips per video, evenly spaced, scores averaged per "
              "video"),
+        _opt("twice_sample", str2bool, False, "TSN segment models (TSM), evaluation: mit-han-lab's --twice_sample, "
+             "2 clips per video, every segment's centre, then its start (with num_val_samples 2)"),
         _opt("num_val_crops", POSITIVE_INT, 1, "evaluation views of every clip (mit-han-lab's --test_crops), scores "
              "averaged per video: 1 the centre; 3 along the longer side (with spatial_size = short_side, e.g. "
              "256/256: the references' full-resolution test); 10 the corners and centre, each also mirrored",
@@ -293,7 +295,8 @@ SCRIPT_OPTIONS = {
     "eval": (*_NETWORK, "data", "clip", "evaluation", "device", "cloud"),
     "eval_onnx": ("mode", "data", "clip", "evaluation", "device"),
     "export": (*_NETWORK, "sample_duration", "spatial_size", "batch_size", "export", "device"),
-    "infer": (*_NETWORK, "sample_duration", "spatial_size", "short_side", "num_val_samples", "num_val_crops",
+    "infer": (*_NETWORK, "sample_duration", "spatial_size", "short_side", "num_val_samples", "twice_sample",
+              "num_val_crops",
               "clip_fusion", "annotation_path", "rgb_path", "flow_path", "fusion", "rgb_weight", "flow_weight", "demo",
               "device"),
     "preprocess": ("mode", "data", "clip", "preprocess_result"),

@@ -23,8 +23,8 @@ a printed line says which of them differ from training.
 import src  # noqa: F401  (runtime fixes before MindSpore runs anything)
 from config import explicit_options, parse_config, training_runs
 from src.context import init_context
-from src.factory import (apply_training_settings, model_from_config, model_normalization, model_sampler,
-                         resolve_num_classes)
+from src.factory import (apply_training_settings, model_from_config, model_normalization,
+                         resolve_num_classes, sampler_from_config)
 from src.fileio import write_json
 from src.entry import run_entry
 from src.inference import (DEFAULT_SHORT_SIDE, check_video, class_names_for, classify_videos, format_predictions,
@@ -64,7 +64,7 @@ def main(argv=None):
     class_names, names_from = class_names_for(classes, cfg.labels, cfg.annotation_path)
     networks = {mode: model_from_config(cfg, mode, classes, path, inference=True, clip_len=cfg.sample_duration)
                 for mode, path in checkpoints.items()}
-    short_side, sampler = cfg.short_side or DEFAULT_SHORT_SIDE, model_sampler(cfg.model)
+    short_side, sampler = cfg.short_side or DEFAULT_SHORT_SIDE, sampler_from_config(cfg)
     records = classify_videos(cfg.video, networks, clip_len=cfg.sample_duration, spatial_size=cfg.spatial_size,
                               num_clips=cfg.num_val_samples, short_side=short_side, flow_method=cfg.flow_method,
                               fusion=cfg.fusion, weights=(cfg.rgb_weight, cfg.flow_weight), progress=True,

@@ -95,6 +95,23 @@ def test_segments_clips_spread_evenly_inside_every_segment():
         sampler(12, None, 3)
 
 
+def test_twice_sample_takes_mit_han_labs_centres_then_segment_starts():
+    """mit-han-lab's _get_test_indices with twice_sample: [int(tick / 2 + tick x)] + [int(tick x)], read as two
+    clips whose scores are averaged; training is the plain segments' random frame."""
+    sampler = create_temporal_sampler("validation", 8, 2, sampler="segments_twice")
+    for n in range(1, 400):
+        tick = n / 8.0
+        assert sampler(n, None, 0) == [int(tick / 2.0 + tick * x) for x in range(8)], n
+        assert sampler(n, None, 1) == [int(tick * x) for x in range(8)], n
+    assert sampler(20, None, 1) == [0, 2, 5, 7, 10, 12, 15, 17]
+    training = create_temporal_sampler("training", 8, 2, sampler="segments_twice")
+    assert training.random_offsets and training.num_clips == 1
+    with pytest.raises(ValueError, match="twice_sample takes 2 clips per video .*: set num_val_samples 2, not 1"):
+        create_temporal_sampler("validation", 8, 1, sampler="segments_twice")
+    with pytest.raises(ValueError, match="2 clip.* need as many segment fractions"):
+        TemporalSegments(8, num_clips=2, fractions=(0.5,))
+
+
 def test_a_video_of_at_most_one_frame_per_segment_repeats_its_frames_in_order():
     rng = np.random.default_rng(0)
     for sampler in (TemporalSegments(8), TemporalSegments(8, random_offsets=True)):

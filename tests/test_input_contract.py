@@ -8,7 +8,8 @@ from src.data.frames import load_rgb_frames
 from src.data.normalization import I3D_SCALING, IMAGENET_SCALING, Normalization
 from src.data.spatial import center_crop, to_model_input
 from src.data.temporal import TemporalSegments
-from src.factory import apply_model_input, create_dataset, dataset_from_config, model_normalization, model_sampler
+from src.factory import (apply_model_input, create_dataset, dataset_from_config, model_normalization, model_sampler,
+                         sampler_from_config)
 from src.inference.video_clips import VideoClips
 from src.models import default_cfg, list_models, register_model
 
@@ -130,6 +131,29 @@ def test_a_segments_contract_gives_every_dataset_segment_clips(tmp_path, monkeyp
     i3d = parse_config(["--dataset", "video_json", "--spatial_size", "24"])
     _, dense = dataset_from_config(i3d, "training", "rgb", str(tmp_path / "rgb"), annotation)
     assert not isinstance(dense.temporal, TemporalSegments)
+
+
+def test_twice_sample_gives_the_segment_centres_then_starts_and_is_refused_for_dense_windows(tmp_path, monkeypatch):
+    model = with_segments_model(monkeypatch)
+    make_tree(str(tmp_path / "rgb"), VIDEOS)
+    annotation = write_annotation(tmp_path / "ann.json", VIDEOS, SUBSETS, LABELS)
+    argv = ["--model", model, "--dataset", "video_json", "--batch_size", "2", "--twice_sample", "--num_val_samples"]
+    cfg = apply_model_input(parse_config(argv + ["2"]), explicit=set(), report=lambda line: None)
+    assert sampler_from_config(cfg) == "segments_twice"
+    data, source = dataset_from_config(cfg, "validation", "rgb", str(tmp_path / "rgb"), annotation)
+    batch = next(data.create_tuple_iterator(num_epochs=1, output_numpy=True))[0]
+    n = source.records[0].n_frames
+    for clip, frames in zip(batch, ([int(n / 16 + n / 8 * x) for x in range(8)], [int(n / 8 * x) for x in range(8)])):
+        expected = center_crop(load_rgb_frames(source.records[0].video_dir, frames), 24)
+        np.testing.assert_allclose(clip, IMAGENET_SCALING.to_model_input(expected), atol=1e-5)
+    one_clip = apply_model_input(parse_config(argv + ["1"]), explicit=set(), report=lambda line: None)
+    with pytest.raises(ValueError, match="set num_val_samples 2, not 1"):
+        dataset_from_config(one_clip, "validation", "rgb", str(tmp_path / "rgb"), annotation)
+    with pytest.raises(ValueError, match="twice_sample is for TSN segment sampling .*i3d samples dense"):
+        sampler_from_config(parse_config(["--twice_sample"]))
+    clips = VideoClips(np.zeros((20, 40, 48, 3), np.uint8), "rgb", 8, 32, num_clips=2, short_side=40,
+                       sampler=sampler_from_config(cfg))
+    assert clips.offsets(1) == [0, 2, 5, 7, 10, 12, 15, 17]  # infer.py's clips: the segment starts
 
 
 def test_inference_clips_sample_segments_when_asked():

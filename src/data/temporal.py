@@ -80,18 +80,23 @@ class TemporalSegments:
     - Evaluation: segment i covers [i * tick, (i + 1) * tick), tick = n / T; clip k of `num_clips` K takes the
       frame at fraction (k + 1/2) / K of every segment, int(tick * (k + 1/2) / K + tick * i). One clip is each
       segment's centre, int(tick / 2 + tick * i) (mit-han-lab's _get_val_indices); K clips are K evenly spaced
-      offsets inside every segment, each clip in temporal order.
+      offsets inside every segment, each clip in temporal order. `fractions` sets the clips' offsets instead:
+      (1/2, 0) is mit-han-lab's `twice_sample`, the centres, then the segment starts int(tick * i).
     - A video of n <= T frames (mit-han-lab takes frame 0 T times): the evaluation rule needs no exception, as
       tick <= 1: every frame in order, each repeated about T / n times, spread evenly over the clip (n = T: every
       frame once). Training, which has nothing to draw when n < T, takes the single-clip centres then.
     """
 
-    def __init__(self, clip_len, num_clips=1, random_offsets=False):
+    def __init__(self, clip_len, num_clips=1, random_offsets=False, fractions=None):
         if num_clips < 1:
             raise ValueError(f"num_clips must be at least 1, got {num_clips}")
         self.clip_len = _check_clip_len(clip_len)
         self.num_clips = num_clips
         self.random_offsets = random_offsets
+        self.fractions = tuple((k + 0.5) / num_clips for k in range(num_clips)) if fractions is None \
+            else tuple(fractions)
+        if len(self.fractions) != num_clips or not all(0 <= f < 1 for f in self.fractions):
+            raise ValueError(f"{num_clips} clip(s) need as many segment fractions in [0, 1), got {self.fractions}")
 
     def __call__(self, num_frames, rng=None, clip_index=0):
         _check(num_frames)
@@ -100,7 +105,7 @@ class TemporalSegments:
             return [i * length + int(r) for i, r in enumerate(rng.integers(0, length, self.clip_len))]
         if not 0 <= clip_index < self.num_clips:
             raise ValueError(f"clip {clip_index} asked of a sampler of {self.num_clips} clip(s)")
-        return self.points(num_frames, (clip_index + 0.5) / self.num_clips)
+        return self.points(num_frames, self.fractions[clip_index])
 
     def points(self, num_frames, fraction):
         """The frame at `fraction` (in [0, 1)) of each segment. tick * fraction comes first: with fraction 1/2

@@ -6,5 +6,5 @@ from .data_factory import (create_dataset, create_evaluation_views, create_tempo
                            create_transforms)
 from .from_config import (apply_model_input, apply_training_settings, check_one_clip_length,  # noqa: F401
                           dataset_from_config, model_from_config, model_normalization, model_sampler,
-                          resolve_num_classes, stream_paths)
+                          resolve_num_classes, sampler_from_config, stream_paths)
 from .model_factory import create_model, in_channels_for  # noqa: F401

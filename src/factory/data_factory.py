@@ -66,18 +66,31 @@ def _resize(short_side):
     return [ResizeShortSide(short_side)] if short_side else []
 
 
+# Evaluation variants of a model's sampler (config.py twice_sample), each with the frames of its clips
+# (TemporalSegments' fractions of a segment): mit-han-lab's --twice_sample, each segment's centre, then its start.
+SAMPLER_VARIANTS = {"segments_twice": ("segments", (0.5, 0.0))}
+
+
 def create_temporal_sampler(subset, clip_len, num_clips=1, sampler="dense"):
-    """The frames of a clip, by the model's input contract `sampler` (src/models/registry.py SAMPLERS).
+    """The frames of a clip, by the model's input contract `sampler` (src/models/registry.py SAMPLERS) or one of
+    its evaluation variants (SAMPLER_VARIANTS).
 
     dense: `clip_len` consecutive frames; training a random window, evaluation `num_clips` evenly spaced windows
     (1: the centre one). segments: one frame of each of `clip_len` equal segments (TemporalSegments); training a
     random frame per segment, evaluation `num_clips` evenly spaced frames inside every segment (1: the centres).
+    segments_twice: as segments, but evaluation takes 2 clips, the segments' centres and then their starts.
     """
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got '{sampler}'")
+    if sampler not in SAMPLERS and sampler not in SAMPLER_VARIANTS:
+        raise ValueError(f"sampler must be one of {list(SAMPLERS) + list(SAMPLER_VARIANTS)}, got '{sampler}'")
     training = subset == "training"
+    sampler, fractions = SAMPLER_VARIANTS.get(sampler, (sampler, None))
+    if fractions and not training and num_clips != len(fractions):
+        raise ValueError(f"twice_sample takes {len(fractions)} clips per video (each segment's centre, then its "
+                         f"start): set num_val_samples {len(fractions)}, not {num_clips}")
     if sampler == "segments":
-        return TemporalSegments(clip_len, 1 if training else num_clips, random_offsets=training)
+        if training:
+            return TemporalSegments(clip_len, 1, random_offsets=True)
+        return TemporalSegments(clip_len, num_clips, fractions=fractions)
     if training:
         return TemporalRandomCrop(clip_len)
     return TemporalEvenCrops(clip_len, num_clips)

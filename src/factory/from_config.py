@@ -51,6 +51,17 @@ def model_sampler(model):
     return default_cfg(model)["input"]["sampler"]
 
 
+def sampler_from_config(cfg):
+    """cfg.model's temporal sampling, in its evaluation variant where cfg asks for one (twice_sample: the TSN
+    segments' centres and starts, mit-han-lab's --twice_sample; data_factory.SAMPLER_VARIANTS)."""
+    sampler = model_sampler(cfg.model)
+    if not cfg.twice_sample:
+        return sampler
+    if sampler != "segments":
+        raise ValueError(f"twice_sample is for TSN segment sampling (TSM); {cfg.model} samples {sampler} windows")
+    return "segments_twice"
+
+
 # The clip options a model's input contract gives (default_cfg "input" key -> options).
 MODEL_INPUT_OPTIONS = {"clip_len": ("train_sample_duration", "test_sample_duration", "sample_duration"),
                        "crop_size": ("spatial_size",), "short_side": ("short_side",)}
@@ -84,7 +95,7 @@ def dataset_from_config(cfg, subset, mode, video_path, annotation_path, num_shar
                           train_crop="multiscale" if cfg.multiscale_crop else cfg.train_crop,
                           min_crop_area=cfg.min_crop_area, num_workers=cfg.num_workers, num_shards=num_shards,
                           shard_id=shard_id, seed=cfg.seed, start_epoch=start_epoch, num_epochs=num_epochs,
-                          normalization=model_normalization(cfg.model), sampler=model_sampler(cfg.model))
+                          normalization=model_normalization(cfg.model), sampler=sampler_from_config(cfg))
 
 
 def model_from_config(cfg, mode, num_classes, checkpoint_path=None, trainable_prefixes=None, inference=False,
