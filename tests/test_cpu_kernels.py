@@ -248,6 +248,38 @@ def test_convolutions_compute_in_the_workspace_mindspore_allocates(mode):
         ms.set_context(mode=previous)
 
 
+FORK_CHILD = r"""
+import os, sys
+sys.path.insert(0, {root!r})
+sys.path.insert(0, {tests!r})
+import numpy as np
+from test_cpu_kernels import _conv3d_forward_without_workspace
+rng = np.random.default_rng(2)
+x = rng.standard_normal((2, 8, 4, 20, 20)).astype(np.float32)
+w = rng.standard_normal((16, 8, 3, 3, 3)).astype(np.float32)
+before = _conv3d_forward_without_workspace(x, w, 1, 1, (2, 16, 4, 20, 20))  # starts the pool's worker
+pid = os.fork()
+if pid == 0:  # the parent's worker does not exist here
+    os._exit(0 if np.array_equal(_conv3d_forward_without_workspace(x, w, 1, 1, before.shape), before) else 3)
+_, status = os.waitpid(pid, 0)
+again = _conv3d_forward_without_workspace(x, w, 1, 1, before.shape)
+print("RESULT", os.waitstatus_to_exitcode(status), np.array_equal(again, before))
+"""
+
+
+def test_kernels_run_in_a_forked_child_and_after_it():
+    """The C++ kernels' parallel regions run on workers kept between regions (kernel_common.h WorkerPool). A process
+    forked after one ran (a data worker) has none of the parent's threads: its kernels must start their own rather
+    than wait for them (a hang here times out), and give the same values, as must the parent's next call. (Whether
+    the parent's worker is still polling at the fork depends on timing, so this runs the path; it cannot force the
+    case where the child would wait for it.)"""
+    from conftest import ROOT
+    code = FORK_CHILD.format(root=ROOT, tests=os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split("RESULT")[-1].split() == ["0", "True"], done.stdout[-2000:]
+
+
 PLANNED_CHILD = r"""
 import json, os, sys
 sys.path.insert(0, {root!r})

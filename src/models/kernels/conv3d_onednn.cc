@@ -82,10 +82,7 @@ class Threadpool : public dnnl::threadpool_interop::threadpool_iface {
       for (int i = first; i < n; i += workers) fn(i, n);
       in_parallel_ = false;
     };
-    std::vector<std::thread> helpers;
-    for (int w = 1; w < workers; ++w) helpers.emplace_back(run, w);
-    run(0);
-    for (auto &helper : helpers) helper.join();
+    i3d::RunOnThreads(workers, run);
   }
 
  private:
