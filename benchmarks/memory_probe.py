@@ -3,6 +3,7 @@
     python benchmarks/memory_probe.py --model p3d199 --shape 1,3,16,160,160 --what train_step [--weight_decay 0]
                                       [--keep_compiler_memory] [--max_pool mindspore]
     python benchmarks/memory_probe.py --model resnet3d_18 --shape 8,3,16,112,112 --what forward
+    python benchmarks/memory_probe.py --model p3d199 --shape 1,3,16,160,160 --what forward --mode pynative
 
 Where speed.py gives one peak per framework, this prints where the memory goes (after importing MindSpore and src,
 after building, after each step: /proc/self/statm and ru_maxrss) and the median of --steps timed steps. The network,
@@ -31,6 +32,8 @@ def main():
     parser.add_argument("--what", choices=("forward", "train_step"), default="train_step")
     parser.add_argument("--weight_decay", type=float, default=None, help="SGD weight decay (default speed.py's)")
     parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--mode", choices=("graph", "pynative"), default="graph",
+                        help="pynative: no compiled graph (what graph mode's per-node memory costs: NOTES attempt 19)")
     parser.add_argument("--max_pool", choices=("kernel", "mindspore"), default="kernel",
                         help="mindspore: MindSpore's MaxPool3D instead of the C++ pool (attempt 17's comparison)")
     parser.add_argument("--keep_compiler_memory", action="store_true",
@@ -51,16 +54,16 @@ def main():
     if args.weight_decay is not None:
         speed.OPTIMIZERS["sgd"] = (speed.OPTIMIZERS["sgd"][0], args.weight_decay)
     clips, labels = speed.make_batch(shape, 400)
-    _, step = speed.build_mindspore(args.what, "graph", shape, 400, clips, labels, model=args.model, optimizer="sgd",
+    _, step = speed.build_mindspore(args.what, args.mode, shape, 400, clips, labels, model=args.model, optimizer="sgd",
                                     release=not args.keep_compiler_memory)
-    report("built" if args.keep_compiler_memory else "built, compiled, released")
+    report("built" if args.keep_compiler_memory or args.mode == "pynative" else "built, compiled, released")
     times = []
     for i in range(args.steps + 1):  # the first one compiles
         start = time.perf_counter()
         step()
         times.append(1000 * (time.perf_counter() - start))
         report(f"{args.what} {i}")
-    print(f"{args.model} {args.what} {args.shape}: median {np.median(times[1:]):.0f} ms of {args.steps}, "
+    print(f"{args.model} {args.what} {args.mode} {args.shape}: median {np.median(times[1:]):.0f} ms of {args.steps}, "
           f"peak {peak_rss_mb():.0f} MB")
 
 

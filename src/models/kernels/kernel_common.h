@@ -53,9 +53,9 @@ inline int UsableCpus() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-// Threads kept between parallel regions that follow each other closely. Starting and joining a thread costs ~47 us
+// Threads kept between parallel regions that follow each other closely. Starting and joining a thread costs ~41-47 us
 // on the 2-core VM, and a P3D-199 training step runs thousands of short regions (each oneDNN primitive, each
-// BatchNorm, pool and shift pass): a tenth of its time or more (benchmarks/NOTES.md, attempt 19). A worker polls for
+// BatchNorm, pool and shift pass): on the order of a tenth of its time (benchmarks/NOTES.md, attempt 19). A worker polls for
 // the next region for kKeepMicroseconds after its last one, then ends: a worker that slept instead would, woken, tend
 // to run on its waker's core (measured: a 3D-ResNet-18 training step, whose regions are far apart, 6 % slower),
 // where a new thread goes to an idle one. One pool per kernel library. One region at a time: a caller that finds
