@@ -256,6 +256,21 @@ def test_fc_lr5_follows_the_lr_schedule_at_every_step(name, options):
     assert len(set(factors) & set(rates)) == 2
 
 
+@pytest.mark.parametrize("name", ["sgd", "adam", "rmsprop"])
+def test_optimizers_update_in_the_networks_order_whatever_the_groups(name):
+    """Weight decay and fc_lr5 split the parameters into groups; the optimizer still holds (and so updates) them in
+    the network's order, so that each update can follow its gradient (optimizer._parameter_groups)."""
+    net = small("resnet3d_10")
+    optimizer = create_optimizer(name, net.trainable_params(), 0.1, weight_decay=1e-3,
+                                 lr_multipliers=classifier_lr_multipliers("resnet3d_10"))
+    groups = optimizer_module._parameter_groups(net.trainable_params(), 1e-3, 0.1,
+                                                classifier_lr_multipliers("resnet3d_10"))
+    members = [group["params"] for group in groups if "params" in group]  # one per (lr factor, decay) pair
+    assert len(members) == 4 and [p.name for group in members for p in group] != [p.name for p in
+                                                                                  net.trainable_params()]
+    assert [p.name for p in optimizer.parameters] == [p.name for p in net.trainable_params()]
+
+
 def test_fc_lr5_refuses_a_classifier_that_is_not_trained():
     net = create_model("resnet3d_10", num_classes=3, model_args={"widen_factor": 0.125},
                        trainable_prefixes=("layer4",))
@@ -264,12 +279,16 @@ def test_fc_lr5_refuses_a_classifier_that_is_not_trained():
         create_optimizer("sgd", net.trainable_params(), 0.1, lr_multipliers=classifier_lr_multipliers("resnet3d_10"))
 
 
-@pytest.mark.parametrize("weight_decay,loss_scale,fc_lr5", [(0.0, 1.0, False), (0.1, 1.0, False), (0.1, 1.0, True),
-                                                        (0.1, 8.0, True)])
-def test_sgd_updates_equal_nn_momentum_bit_for_bit(weight_decay, loss_scale, fc_lr5):
-    """create_optimizer("sgd") decays each parameter when its gradient is there where nn.Momentum decays them all at
-    the start: three steps on a learning-rate schedule leave the same weights and moments, with and without weight
-    decay and fc_lr5, and under a loss scale."""
+@pytest.mark.parametrize("weight_decay,loss_scale,fc_lr5,kernel", [(0.0, 1.0, False, True), (0.1, 1.0, False, True),
+                                                               (0.1, 1.0, True, True), (0.1, 8.0, True, True),
+                                                               (0.1, 1.0, True, False)])
+def test_sgd_updates_equal_nn_momentum_bit_for_bit(weight_decay, loss_scale, fc_lr5, kernel, monkeypatch):
+    """create_optimizer("sgd") updates each parameter in place with the C++ kernel (or, without it, decays each
+    parameter when its gradient is there) where nn.Momentum decays them all at the start: three steps on a
+    learning-rate schedule leave the same weights and moments, with and without weight decay and fc_lr5, and under
+    a loss scale (nn.Momentum's own step)."""
+    if not kernel:
+        monkeypatch.setattr(optimizer_module, "momentum_update_op", lambda: None)
     schedule = np.linspace(0.05, 0.1, 3).astype(np.float32)
     multipliers = classifier_lr_multipliers("resnet3d_10") if fc_lr5 else {}
     states = []
@@ -283,6 +302,7 @@ def test_sgd_updates_equal_nn_momentum_bit_for_bit(weight_decay, loss_scale, fc_
             assert isinstance(optimizer, optimizer_module.Momentum)
             decayed = [not p.name.endswith((".gamma", ".beta", ".bias")) and weight_decay > 0 for p in optimizer.params]
             assert optimizer.decayed == tuple(decayed) and (any(decayed) or not weight_decay)
+            assert (optimizer.kernel_update is not None) == (kernel and loss_scale == 1.0)
         else:
             groups = optimizer_module._parameter_groups(net.trainable_params(), weight_decay, schedule, multipliers)
             optimizer = nn.Momentum(groups, learning_rate=ms.Tensor(schedule), momentum=0.9, loss_scale=loss_scale)

@@ -10,7 +10,9 @@ explicit padding (src/models/padding.py):
   (6-9x faster than MindSpore's MaxPool3DGrad) (`max_pool3d_ops`, used by layers.max_pool3d);
 - `batch_norm_train.cc`: a training BatchNorm with the residual add and ReLU after it, forward and backward
   (`batch_norm_train_ops`, used by batch_norm.batch_norm_train through layers.conv_bn);
-- `temporal_shift.cc`: TSM's shift (src/models/tsm.py).
+- `temporal_shift.cc`: TSM's shift (src/models/tsm.py);
+- `momentum_update.cc`: SGD with momentum and weight decay, one parameter updated in place
+  (`momentum_update_op`, used by src/training/optimizer.Momentum).
 
 The oneDNN ISA is one setting per process, read when oneDNN creates its first primitive. `import src` caps
 it at AVX2, which MindSpore's own Conv3D needs on AVX-512 CPUs (it otherwise runs oneDNN's reference
@@ -146,7 +148,8 @@ def cpu_custom_op(source_name, function, reason_for_fallback):
 
 def forget_built_ops():
     """Forget the ops and libraries looked up so far (after changing I3D_CPU_KERNELS or the cache folder)."""
-    for cached in (kernel_library, cpu_custom_op, conv3d_ops, conv3d_bn_ops, batch_norm_train_ops, max_pool3d_ops):
+    for cached in (kernel_library, cpu_custom_op, conv3d_ops, conv3d_bn_ops, batch_norm_train_ops, max_pool3d_ops,
+                   momentum_update_op):
         cached.cache_clear()
 
 
@@ -449,6 +452,28 @@ def _three_of_first(x, *rest):
 
 def _gradients_and_g(dy, x, y, gamma, *rest):
     return [x, gamma, gamma, x]
+
+
+def _one_value(*shapes):
+    return [1]
+
+
+@functools.lru_cache(maxsize=None)
+def momentum_update_op():
+    """kernels/momentum_update.cc as op(weight, moment, gradient, lr, momentum, decay) -> float32[1], which updates
+    the parameters `weight` and `moment` in place (SGD with momentum and L2 weight decay, nn.Momentum's
+    arithmetic), or None where the C++ kernels are unavailable.
+
+    side_effect_mem: MindSpore then passes the parameters themselves, not a Load of them, and orders the op after
+    every reader of the weight, as it does for its ApplyMomentum."""
+    if not kernels_enabled():
+        return None
+    library = kernel_library("momentum_update.cc", "SGD runs MindSpore's ApplyMomentum")
+    if library is None:
+        return None
+    op = ops.Custom(f"{library}:MomentumUpdate", out_shape=_one_value, out_dtype=_first, func_type="aot")
+    op.add_prim_attr("side_effect_mem", True)
+    return op
 
 
 @functools.lru_cache(maxsize=None)

@@ -5,6 +5,7 @@ from mindspore import nn, ops
 
 from ..mindspore_log import without_mindspore_log
 from ..models import default_cfg
+from ..models.cpu_kernels import momentum_update_op
 
 # BatchNorm scales/shifts and biases carry no weight decay (decaying them only shrinks activations), as in
 # mindcv's and mmaction2's default parameter groups.
@@ -29,8 +30,12 @@ def _parameter_groups(params, weight_decay, lr, lr_multipliers):
         decay = 0.0 if param.name.endswith(_NO_DECAY) else weight_decay
         groups.setdefault((lr_multipliers.get(param.name, 1.0), decay), []).append(param)
     # A group's rate is the schedule scaled, so it follows the same global_step in every group.
+    # order_params: the optimizer updates the parameters in the network's order, not group by group. The updates
+    # run one after another, last parameter first; grouped, the decayed weights' updates waited for every
+    # BatchNorm's, i.e. for the end of the backward, and a step held all their gradients at once (P3D-199:
+    # ~140 MB; benchmarks/NOTES.md attempt 20). In the network's order each update follows its gradient.
     return [{"params": members, "weight_decay": decay, "lr": _scaled(lr, factor)}
-            for (factor, decay), members in groups.items()]
+            for (factor, decay), members in groups.items()] + [{"order_params": list(params)}]
 
 
 def _scaled(lr, factor):
@@ -49,11 +54,24 @@ def _decayed_momentum_update(opt, momentum, decay, decayed, lr, gradient, weight
     return ops.depend(True, opt(weight, moment, lr, gradient, momentum))
 
 
+_kernel_momentum = ops.MultitypeFuncGraph("kernel_momentum")
+
+
+@_kernel_momentum.register("Function", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor")
+def _kernel_momentum_update(update, momentum, decay, lr, gradient, weight, moment):
+    """One parameter's update by the C++ kernel (decay 0: none)."""
+    return ops.depend(True, update(weight, moment, gradient, lr, momentum, decay))
+
+
 class Momentum(nn.Momentum):
     """nn.Momentum (SGD with momentum: v = momentum * v + g; p -= lr * v, PyTorch's SGD with dampening 0), with each
     parameter's L2 weight decay (g + weight_decay * p) made when its gradient is there, just before its update.
 
-    Why: nn.Momentum makes weight_decay * p for EVERY parameter before the update that uses it, and since that
+    On CPU with the C++ kernels, each parameter is updated in place by one kernel call (cpu_kernels.
+    momentum_update_op: the decay's second read of the weight made MindSpore copy every decayed weight at each of
+    its reads, ~280 MB and ~200 ms per P3D-199 step, benchmarks/NOTES.md attempt 20); elsewhere by MindSpore's ops:
+
+    Why the decay is made late: nn.Momentum makes weight_decay * p for EVERY parameter before the update that uses it, and since that
     depends on the weights only, MindSpore's graph runs it at once, at the start of the step: a training step
     holds about one more copy of the weights than it needs. Measured (benchmarks/NOTES.md, attempt 11; `taskset -c 0,1
     python benchmarks/memory_probe.py --model p3d199 --shape 1,3,16,160,160`, weight decay 1e-3): peak 3,135 MB
@@ -70,12 +88,22 @@ class Momentum(nn.Momentum):
             raise ValueError("Momentum takes parameter groups that each set 'lr' (create_optimizer's), without "
                              "gradient centralization")
         self.decayed = tuple(bool(self.exec_weight_decay and flag) for flag in self.decay_flags)
+        self.kernel_update = None
+        if not self.need_scale and all(p.dtype == ms.float32 for p in self.params):
+            self.kernel_update = momentum_update_op()
+        if self.kernel_update is not None:
+            zero = ms.Tensor(0.0, ms.float32)
+            self.kernel_decays = tuple(ops.cast(decay, ms.float32) if decayed else zero
+                                       for decay, decayed in zip(self.get_weight_decay(), self.decayed))
 
     def construct(self, gradients):
         if self.need_scale:
             return nn.Momentum.construct(self, gradients)  # named: graph mode resolves super() from the class
         decays, rates = self.get_weight_decay(), self.get_lr()
         self.assignadd(self.global_step, self.global_step_increase_tensor)
+        if self.kernel_update is not None:
+            return self.hyper_map_reverse(ops.partial(_kernel_momentum, self.kernel_update, self.momentum),
+                                          self.kernel_decays, rates, gradients, self.params, self.moments)
         return self.hyper_map_reverse(ops.partial(_decayed_momentum, self.opt, self.momentum), decays, self.decayed,
                                       rates, gradients, self.params, self.moments)
 
