@@ -1,7 +1,7 @@
 """MindSpore alone: resident and peak memory at each stage of one process, and the step time, for one model.
 
     python benchmarks/memory_probe.py --model p3d199 --shape 1,3,16,160,160 --what train_step [--weight_decay 0]
-                                      [--keep_compiler_memory] [--max_pool mindspore]
+                                      [--keep_compiler_memory] [--max_pool mindspore] [--sgd ops]
     python benchmarks/memory_probe.py --model resnet3d_18 --shape 8,3,16,112,112 --what forward
     python benchmarks/memory_probe.py --model p3d199 --shape 1,3,16,160,160 --what forward --mode pynative
 
@@ -36,6 +36,8 @@ def main():
                         help="pynative: no compiled graph (what graph mode's per-node memory costs: NOTES attempt 19)")
     parser.add_argument("--max_pool", choices=("kernel", "mindspore"), default="kernel",
                         help="mindspore: MindSpore's MaxPool3D instead of the C++ pool (attempt 17's comparison)")
+    parser.add_argument("--sgd", choices=("kernel", "ops"), default="kernel",
+                        help="ops: SGD as MindSpore's ops instead of the in-place C++ update (attempt 20's comparison)")
     parser.add_argument("--keep_compiler_memory", action="store_true",
                         help="let the first step compile (no compile_and_release): what attempt 15 changed")
     args = parser.parse_args()
@@ -51,6 +53,9 @@ def main():
     if args.max_pool == "mindspore":
         from src.models import layers
         layers.max_pool3d_ops = lambda *pool: None  # max_pool3d then builds MindSpore's MaxPool3d
+    if args.sgd == "ops":
+        from src.training import optimizer
+        optimizer.momentum_update_op = lambda: None  # Momentum then runs ApplyMomentum with the decay as ops
     if args.weight_decay is not None:
         speed.OPTIMIZERS["sgd"] = (speed.OPTIMIZERS["sgd"][0], args.weight_decay)
     clips, labels = speed.make_batch(shape, 400)

@@ -47,6 +47,7 @@ def batch_norm_train(bn, x, relu, residual):
     count = x.size // x.shape[1]
     keep = 1.0 - bn.momentum  # nn's `momentum` attribute is the weight of the new batch
     mean, variance = ops.stop_gradient(mean), ops.stop_gradient(variance)
-    unbiased = variance * (count / max(count - 1, 1))
-    y = ops.depend(y, ops.assign(bn.moving_mean, bn.moving_mean * keep + mean * bn.momentum))
-    return ops.depend(y, ops.assign(bn.moving_variance, bn.moving_variance * keep + unbiased * bn.momentum))
+    # One in-place op (batch_norm_train.cc MovingStatisticsUpdate): as MindSpore ops, with their Loads, Assigns and
+    # UpdateStates, the update was ~a dozen graph nodes per BatchNorm, which graph mode holds memory for.
+    settings = ms.Tensor((keep, bn.momentum, count / max(count - 1, 1)), ms.float32)
+    return ops.depend(y, bn.train_ops[2](bn.moving_mean, bn.moving_variance, mean, variance, settings))

@@ -485,7 +485,11 @@ def batch_norm_train_ops():
     all axes but C), affine the per-channel scale and beta it applied (kept for the gradient).
 
     Their gradient (the backward kernel) is that of y with respect to x, gamma, beta [and residual]; the statistics
-    get none: they are for the moving statistics, which take no gradient."""
+    get none: they are for the moving statistics, which take no gradient.
+
+    A third op, update(moving_mean, moving_variance, mean, variance, settings) -> float32[1], settings float32
+    [keep, momentum, M / (M - 1)], updates the moving statistics (parameters) in place (side_effect_mem, as
+    momentum_update_op)."""
     if not kernels_enabled():
         return None
     library = kernel_library(BATCH_NORM_SOURCE, "training BatchNorms run MindSpore's BatchNorm, add and ReLU")
@@ -514,4 +518,6 @@ def batch_norm_train_ops():
                         out_dtype=_four_of_first, func_type="aot", bprop=gradient)
         op.add_prim_attr("residual", residual)  # as conv3d_bn_ops: the two differ by their inputs only
         built.append(op)
-    return tuple(built)
+    update = ops.Custom(f"{library}:MovingStatisticsUpdate", out_shape=_one_value, out_dtype=_first, func_type="aot")
+    update.add_prim_attr("side_effect_mem", True)
+    return (*built, update)

@@ -22,6 +22,13 @@
 //     was added) takes y for the ReLU's mask and writes g, the residual's gradient. The first takes no y: an input
 //     of the gradient is kept alive by MindSpore from the forward to the backward, so one that is not read would
 //     cost a tensor per BatchNorm (P3D-63's training peak: 2857 MB with y, 2521 MB without; NOTES.md attempt 14).
+//   MovingStatisticsUpdate(moving_mean (C), moving_variance (C), mean (C), variance (C), settings float32[3] =
+//       (keep, momentum, unbiased factor M / (M - 1))) -> float32[1]; an op marked side_effect_mem, so the moving
+//       statistics are the parameters themselves, updated in place (nn.BatchNorm's rule, in its roundings):
+//     moving_mean = moving_mean * keep + mean * momentum;
+//     moving_variance = moving_variance * keep + (variance * factor) * momentum.
+//     Written as MindSpore ops the update was ~a dozen graph nodes per BatchNorm (Loads, Muls, Adds, Assigns and
+//     their UpdateStates), and graph mode holds ~80-95 KB per node (NOTES.md attempts 16 and 20).
 // Sums are accumulated per (n, c) plane in float over blocks of 1024 values, then in double.
 // Return codes: 0 success, 1 bad arguments.
 #include <cmath>
@@ -292,5 +299,30 @@ extern "C" int BatchNormTrainBackward(int nparam, void **params, int *ndims, int
       pass(dy + o, x + o, g ? g + o : nullptr, dx + o, d.plane, mean[c], scale[c], beta[c], p[c], q[c], r[c]);
     }
   }, d.plane);
+  return 0;
+}
+
+// No fused multiply-add: the update rounds as the MindSpore ops it replaces.
+extern "C" __attribute__((optimize("fp-contract=off"))) int MovingStatisticsUpdate(
+    int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *stream, void *extra) {
+  if (nparam != 6 || ndims[4] != 1 || shapes[4][0] != 3) return 1;
+  for (int i = 0; i < nparam; ++i) {
+    if (std::string(dtypes[i]) != "float32") return 1;
+  }
+  const int64_t channels = ndims[0] == 1 ? shapes[0][0] : -1;
+  for (int i = 0; i < 4; ++i) {
+    if (ndims[i] != 1 || shapes[i][0] != channels) return 1;
+  }
+  auto *moving_mean = static_cast<float *>(params[0]);
+  auto *moving_variance = static_cast<float *>(params[1]);
+  const auto *mean = static_cast<const float *>(params[2]);
+  const auto *variance = static_cast<const float *>(params[3]);
+  const auto *settings = static_cast<const float *>(params[4]);
+  const float keep = settings[0], momentum = settings[1], factor = settings[2];
+  for (int64_t c = 0; c < channels; ++c) {
+    moving_mean[c] = moving_mean[c] * keep + mean[c] * momentum;
+    moving_variance[c] = moving_variance[c] * keep + (variance[c] * factor) * momentum;
+  }
+  *static_cast<float *>(params[5]) = 1.0f;
   return 0;
 }
