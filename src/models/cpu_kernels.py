@@ -458,22 +458,25 @@ def _one_value(*shapes):
     return [1]
 
 
+def _in_place_op(library, function):
+    """An aot Custom op that updates its parameter inputs in place and outputs float32[1] (an op needs an output).
+
+    side_effect_mem: MindSpore then passes the parameters themselves, not a Load of them (a parameter loaded twice
+    is copied at each Load), and orders the op after every reader of them, as it does for its ApplyMomentum."""
+    op = ops.Custom(f"{library}:{function}", out_shape=_one_value, out_dtype=_first, func_type="aot")
+    op.add_prim_attr("side_effect_mem", True)
+    return op
+
+
 @functools.lru_cache(maxsize=None)
 def momentum_update_op():
     """kernels/momentum_update.cc as op(weight, moment, gradient, lr, momentum, decay) -> float32[1], which updates
     the parameters `weight` and `moment` in place (SGD with momentum and L2 weight decay, nn.Momentum's
-    arithmetic), or None where the C++ kernels are unavailable.
-
-    side_effect_mem: MindSpore then passes the parameters themselves, not a Load of them, and orders the op after
-    every reader of the weight, as it does for its ApplyMomentum."""
+    arithmetic), or None where the C++ kernels are unavailable."""
     if not kernels_enabled():
         return None
     library = kernel_library("momentum_update.cc", "SGD runs MindSpore's ApplyMomentum")
-    if library is None:
-        return None
-    op = ops.Custom(f"{library}:MomentumUpdate", out_shape=_one_value, out_dtype=_first, func_type="aot")
-    op.add_prim_attr("side_effect_mem", True)
-    return op
+    return None if library is None else _in_place_op(library, "MomentumUpdate")
 
 
 @functools.lru_cache(maxsize=None)
@@ -488,8 +491,7 @@ def batch_norm_train_ops():
     get none: they are for the moving statistics, which take no gradient.
 
     A third op, update(moving_mean, moving_variance, mean, variance, settings) -> float32[1], settings float32
-    [keep, momentum, M / (M - 1)], updates the moving statistics (parameters) in place (side_effect_mem, as
-    momentum_update_op)."""
+    [keep, momentum, M / (M - 1)], updates the moving statistics (parameters) in place (_in_place_op)."""
     if not kernels_enabled():
         return None
     library = kernel_library(BATCH_NORM_SOURCE, "training BatchNorms run MindSpore's BatchNorm, add and ReLU")
@@ -518,6 +520,4 @@ def batch_norm_train_ops():
                         out_dtype=_four_of_first, func_type="aot", bprop=gradient)
         op.add_prim_attr("residual", residual)  # as conv3d_bn_ops: the two differ by their inputs only
         built.append(op)
-    update = ops.Custom(f"{library}:MovingStatisticsUpdate", out_shape=_one_value, out_dtype=_first, func_type="aot")
-    update.add_prim_attr("side_effect_mem", True)
-    return (*built, update)
+    return (*built, _in_place_op(library, "MovingStatisticsUpdate"))

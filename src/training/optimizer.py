@@ -69,15 +69,15 @@ class Momentum(nn.Momentum):
 
     On CPU with the C++ kernels, each parameter is updated in place by one kernel call (cpu_kernels.
     momentum_update_op: the decay's second read of the weight made MindSpore copy every decayed weight at each of
-    its reads, ~280 MB and ~200 ms per P3D-199 step, benchmarks/NOTES.md attempt 20); elsewhere by MindSpore's ops:
+    its reads, ~280 MB and ~200 ms per P3D-199 step, benchmarks/NOTES.md attempt 20); elsewhere by MindSpore's ops.
 
-    Why the decay is made late: nn.Momentum makes weight_decay * p for EVERY parameter before the update that uses it, and since that
-    depends on the weights only, MindSpore's graph runs it at once, at the start of the step: a training step
-    holds about one more copy of the weights than it needs. Measured (benchmarks/NOTES.md, attempt 11; `taskset -c 0,1
-    python benchmarks/memory_probe.py --model p3d199 --shape 1,3,16,160,160`, weight decay 1e-3): peak 3,135 MB
-    with nn.Momentum, 2,826 MB with this one, 2,761 MB with the kernels' block pool since (with --weight_decay 0:
-    2,537 and 2,522). The arithmetic is nn.Momentum's in the same order (the updates agree bit for bit).
-    Under a loss scale (mixed precision) nn.Momentum's own step runs.
+    Why those make the decay late: nn.Momentum makes weight_decay * p for EVERY parameter before the update that
+    uses it, and since that depends on the weights only, MindSpore's graph runs it at once, at the start of the
+    step: a training step holds about one more copy of the weights than it needs. Measured (benchmarks/NOTES.md,
+    attempt 11; `taskset -c 0,1 python benchmarks/memory_probe.py --model p3d199 --shape 1,3,16,160,160`, weight
+    decay 1e-3): peak 3,135 MB with nn.Momentum, 2,826 MB with this one, 2,761 MB with the kernels' block pool
+    since (with --weight_decay 0: 2,537 and 2,522). The arithmetic is nn.Momentum's in the same order (the updates
+    agree bit for bit, on either path). Under a loss scale (mixed precision) nn.Momentum's own step runs.
 
     `params`: create_optimizer's parameter groups, each with its "lr" and "weight_decay".
     """
@@ -99,13 +99,14 @@ class Momentum(nn.Momentum):
     def construct(self, gradients):
         if self.need_scale:
             return nn.Momentum.construct(self, gradients)  # named: graph mode resolves super() from the class
-        decays, rates = self.get_weight_decay(), self.get_lr()
+        rates = self.get_lr()
         self.assignadd(self.global_step, self.global_step_increase_tensor)
         if self.kernel_update is not None:
             return self.hyper_map_reverse(ops.partial(_kernel_momentum, self.kernel_update, self.momentum),
                                           self.kernel_decays, rates, gradients, self.params, self.moments)
-        return self.hyper_map_reverse(ops.partial(_decayed_momentum, self.opt, self.momentum), decays, self.decayed,
-                                      rates, gradients, self.params, self.moments)
+        return self.hyper_map_reverse(ops.partial(_decayed_momentum, self.opt, self.momentum),
+                                      self.get_weight_decay(), self.decayed, rates, gradients, self.params,
+                                      self.moments)
 
 
 def create_optimizer(name, params, lr, momentum=0.9, weight_decay=0.0, loss_scale=1.0, lr_multipliers=None):
